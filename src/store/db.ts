@@ -14,6 +14,7 @@ import {
 } from "kysely";
 import pg from "pg";
 import * as m001 from "./migrations/001-initial.js";
+import * as m002 from "./migrations/002-bindings.js";
 import type { Database } from "./schema.js";
 
 export type Dialect = "sqlite" | "postgres";
@@ -26,7 +27,7 @@ export interface Db {
   close(): Promise<void>;
 }
 
-const migrations: Record<string, Migration> = { "001-initial": m001 };
+const migrations: Record<string, Migration> = { "001-initial": m001, "002-bindings": m002 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 

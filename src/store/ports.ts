@@ -1,12 +1,20 @@
 // The persistence interfaces the domain depends on. Rows are as stored; policy (validation,
 // retries, who may see what) lives in the domain services, not here.
-import type { AccessKeysTable, CustomersTable, DomainsTable, ExtensionsTable, UsersTable } from "./schema.js";
+import type {
+  AccessKeysTable,
+  BindingsTable,
+  CustomersTable,
+  DomainsTable,
+  ExtensionsTable,
+  UsersTable,
+} from "./schema.js";
 
 export type CustomerRow = CustomersTable;
 export type DomainRow = DomainsTable;
 export type UserRow = UsersTable;
 export type AccessKeyRow = AccessKeysTable;
 export type ExtensionRow = ExtensionsTable;
+export type BindingRow = BindingsTable;
 /** An extension with the name of its domain, as the API shows it. */
 export type ExtensionView = ExtensionRow & { domain_name: string };
 
@@ -63,6 +71,21 @@ export interface ExtensionStore {
   getLiveByName(customerId: string, extension: string): Promise<ExtensionView | undefined>;
 }
 
+/** One write of the location service, applied in order. */
+export type BindingWrite =
+  | { op: "upsert"; row: BindingRow }
+  | { op: "delete"; extensionId: string; contact: string }
+  | { op: "delete-all"; extensionId: string };
+
+export interface BindingStore {
+  /** Every binding whose tm_expire is after `now` (at start-up). */
+  loadLive(now: string): Promise<BindingRow[]>;
+  /** Applies writes in one transaction, in order. */
+  apply(writes: BindingWrite[]): Promise<void>;
+  /** Deletes bindings that expired before `now`; returns how many. */
+  deleteExpired(now: string): Promise<number>;
+}
+
 /** Creating a tenant writes three rows at once: all or nothing. */
 export interface TenantStore {
   createTenant(customer: CustomerRow, domain: DomainRow, admin: UserRow | undefined): Promise<void>;
@@ -75,4 +98,5 @@ export interface Stores {
   accessKeys: AccessKeyStore;
   extensions: ExtensionStore;
   tenants: TenantStore;
+  bindings: BindingStore;
 }

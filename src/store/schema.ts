@@ -71,10 +71,32 @@ export interface ExtensionsTable {
   tm_delete: string | null;
 }
 
+export interface BindingsTable {
+  extension_id: string;
+  /** the Contact URI as the device sent it */
+  contact: string;
+  customer_id: string;
+  /** where the REGISTER really came from (RFC 3581) */
+  received_ip: string;
+  received_port: number;
+  transport: string;
+  user_agent: string;
+  call_id: string;
+  cseq: number;
+  /** +sip.instance (RFC 5626), "" when absent */
+  instance_id: string;
+  /** granted lifetime in seconds */
+  expires: number;
+  tm_expire: string;
+  tm_create: string;
+  tm_update: string;
+}
+
 export interface Database {
   customers: CustomersTable;
   domains: DomainsTable;
   users: UsersTable;
   access_keys: AccessKeysTable;
   extensions: ExtensionsTable;
+  bindings: BindingsTable;
 }

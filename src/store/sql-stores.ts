@@ -14,6 +14,7 @@ import {
   type UserStore,
 } from "./ports.js";
 import type { Database } from "./schema.js";
+import { sqlBindingStore } from "./sql-bindings.js";
 
 /** Turns a database unique violation into a UniqueViolationError naming the field. */
 async function guardUnique<T>(work: Promise<T>): Promise<T> {
@@ -201,5 +202,6 @@ export function sqlStores(db: Kysely<Database>): Stores {
     accessKeys: accessKeyStore(db),
     extensions: extensionStore(db),
     tenants: tenantStore(db),
+    bindings: sqlBindingStore(db),
   };
 }

@@ -74,7 +74,11 @@ const EXT_RE = new RegExp(EXTENSION_PATTERN);
 const PW_RE = new RegExp(PASSWORD_PATTERN);
 
 function checkText(field: string, v: string | undefined, max: number): void {
-  if (v !== undefined && v.length > max) throw invalidArgument(field, `must be at most ${max} characters`);
+  if (v === undefined) return;
+  // Characters are code points (as the schema's maxLength counts them), not UTF-16 units.
+  if ([...v].length > max) throw invalidArgument(field, `must be at most ${max} characters`);
+  // PostgreSQL text cannot hold NUL: refuse it on every database rather than fail with 500.
+  if (v.includes("\u0000")) throw invalidArgument(field, "must not contain the NUL character (U+0000)");
 }
 
 function checkPassword(v: string | undefined): void {

@@ -8,7 +8,8 @@ export const MAX_PAGE_SIZE = 100;
 export function parsePage(pageSize: string | undefined, pageToken: string | undefined): PageQuery {
   let limit = MAX_PAGE_SIZE;
   if (pageSize !== undefined && pageSize !== "") {
-    if (!/^\d{1,9}$/.test(pageSize) || Number(pageSize) < 1) {
+    // Any whole number: larger than the maximum is clamped (CONTRACT §3), however many digits.
+    if (!/^\d+$/.test(pageSize) || Number(pageSize) < 1) {
       throw invalidArgument(
         "page_size",
         `must be a whole number from 1 to ${MAX_PAGE_SIZE}, got "${pageSize}"`,

@@ -1,4 +1,5 @@
-// Composition root: config → store → services → HTTP (and later SIP); graceful shutdown.
+// Composition root: config → store → services → HTTP + SIP; graceful shutdown.
+import { hkdfSync } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { buildApp } from "./api/app.js";
@@ -6,9 +7,16 @@ import type { ApiServices } from "./api/services.js";
 import type { Config } from "./config.js";
 import { accessKeyService } from "./domain/accesskeys.js";
 import { authService } from "./domain/auth.js";
+import { contactService } from "./domain/contacts.js";
 import { extensionService } from "./domain/extensions.js";
 import { aesGcmSealer, loadOrCreateKey } from "./domain/secrets.js";
 import { tenantService } from "./domain/tenants.js";
+import { storeCredentials } from "./registrar-credentials.js";
+import { locationDirectory } from "./sip/registrar/directory.js";
+import { LocationService } from "./sip/registrar/location.js";
+import { NonceService } from "./sip/registrar/nonce.js";
+import { registrar } from "./sip/registrar/registrar.js";
+import { type SipServer, startSipServer } from "./sip/stack.js";
 import { type Db, openDatabase } from "./store/db.js";
 import type { Stores } from "./store/ports.js";
 import { sqlStores } from "./store/sql-stores.js";
@@ -18,6 +26,10 @@ export interface Core {
   db: Db;
   stores: Stores;
   services: ApiServices;
+  location: LocationService;
+  clock: Clock;
+  /** signs digest nonces; derived from the JWT key, which nodes of one deployment share */
+  nonceKey: Buffer;
 }
 
 /** Database, stores and domain services: what the server and the CLI both need. */
@@ -27,6 +39,7 @@ export async function openCore(config: Config, clock: Clock = systemClock()): Pr
   const sealer = aesGcmSealer(loadOrCreateKey(config.dataDir, "encryption.key", config.encryptionKey));
   const jwtKey = loadOrCreateKey(config.dataDir, "jwt.key", config.jwtSecret);
   const accessKeys = accessKeyService({ accessKeys: stores.accessKeys, clock });
+  const location = new LocationService({ store: stores.bindings, clock });
   const services: ApiServices = {
     accessKeys,
     auth: authService({ users: stores.users, accessKeys, jwtKey, clock }),
@@ -37,9 +50,20 @@ export async function openCore(config: Config, clock: Clock = systemClock()): Pr
       sealer,
       clock,
       showPasswords: config.showPasswords,
+      // A deleted extension's registrations end at once (CONTRACT §6).
+      listeners: [
+        (e) => {
+          if (e.type === "deleted") location.removeAll(e.ext.id);
+        },
+      ],
+    }),
+    contacts: contactService({
+      extensions: stores.extensions,
+      directory: locationDirectory(location, clock),
     }),
   };
-  return { db, stores, services };
+  const nonceKey = Buffer.from(hkdfSync("sha256", jwtKey, "", "sipext digest nonce", 32));
+  return { db, stores, services, location, clock, nonceKey };
 }
 
 export interface FirstRun {
@@ -76,37 +100,55 @@ export interface Server {
   app: FastifyInstance;
   core: Core;
   httpPort: number;
+  sip: SipServer;
   firstRun: FirstRun | undefined;
   close(): Promise<void>;
 }
 
+const SWEEP_MS = 30_000;
+
 export async function startServer(config: Config, logger: Logger, clock?: Clock): Promise<Server> {
   const core = await openCore(config, clock);
   let app: FastifyInstance | undefined;
+  let sip: SipServer | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
+  const stopAll = async () => {
+    clearInterval(sweeper);
+    await app?.close();
+    await sip?.close();
+    await core.location.flush();
+    await core.db.close();
+  };
   try {
     const firstRun = await bootstrap(core, config);
+    const restored = await core.location.load();
+    const nonces = new NonceService({ key: core.nonceKey });
+    sip = await startSipServer({
+      host: config.sipHost,
+      port: config.sipPort,
+      logger: logger.child({ layer: "sip" }),
+      nonces,
+      registrar: registrar({
+        credentials: storeCredentials(core.stores, config.registrarDomain),
+        nonces,
+        location: core.location,
+      }),
+    });
+    sweeper = setInterval(() => {
+      core.location.sweep().catch((err: unknown) => logger.warn({ err }, "binding sweep failed"));
+    }, SWEEP_MS);
+    sweeper.unref();
     app = await buildApp({ services: core.services, logger });
     await app.listen({ host: config.httpHost, port: config.httpPort });
     const address = app.server.address();
     const httpPort = typeof address === "object" && address ? address.port : config.httpPort;
     logger.info(
-      { httpPort, database: core.db.dialect },
+      { httpPort, sipPort: sip.port, database: core.db.dialect, bindings: restored },
       `sipext API listening on http://${config.httpHost}:${httpPort}`,
     );
-    const server = app;
-    return {
-      app: server,
-      core,
-      httpPort,
-      firstRun,
-      async close() {
-        await server.close();
-        await core.db.close();
-      },
-    };
+    return { app, core, httpPort, sip, firstRun, close: stopAll };
   } catch (err) {
-    await app?.close();
-    await core.db.close();
+    await stopAll();
     throw err;
   }
 }

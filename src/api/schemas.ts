@@ -163,3 +163,19 @@ export const LoginBody = Type.Object({
 });
 
 export const LoginReply = Type.Object({ username: Type.String(), token: Type.String() });
+
+export const Contact = Type.Object({
+  uri: Type.String({ description: "the Contact URI the device registered" }),
+  source: Type.String({ description: "ip:port the REGISTER really came from (RFC 3581)" }),
+  transport: Type.String({ examples: ["UDP", "TCP"] }),
+  user_agent: Type.String(),
+  expires: Type.Integer({ description: "seconds left" }),
+  tm_expire: Timestamp,
+  call_id: Type.String(),
+  cseq: Type.Integer(),
+  instance_id: Type.String({ description: '+sip.instance (RFC 5626), "" when absent' }),
+  tm_create: Timestamp,
+  tm_update: Timestamp,
+});
+
+export const ContactList = Type.Object({ result: Type.Array(Contact) });

@@ -1,5 +1,6 @@
 import type { AccessKeyService } from "../domain/accesskeys.js";
 import type { AuthService } from "../domain/auth.js";
+import type { ContactService } from "../domain/contacts.js";
 import type { ExtensionService } from "../domain/extensions.js";
 import type { TenantService } from "../domain/tenants.js";
 
@@ -9,4 +10,5 @@ export interface ApiServices {
   tenants: TenantService;
   accessKeys: AccessKeyService;
   extensions: ExtensionService;
+  contacts: ContactService;
 }

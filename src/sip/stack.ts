@@ -1,0 +1,354 @@
+// The SIP server: transports hand bytes to the parser, the transaction layer absorbs
+// retransmissions, the registrar decides, and the response goes back down the same path
+// (RFC 3261 §18.2.2 with RFC 3581). No SQL and no HTTP here: credentials and bindings come in
+// through the registrar's ports.
+import { randomBytes } from "node:crypto";
+import { formatChallenge, parseAuthHeader } from "./message/auth-header.js";
+import { getContacts, getCSeq, getFrom, getTo, getVias, parseDeltaSeconds } from "./message/fields.js";
+import { parseMessage } from "./message/parser.js";
+import type { SipRequest } from "./message/types.js";
+import { formatVia, type Via } from "./message/via.js";
+import type { Binding } from "./registrar/location.js";
+import type { NonceService } from "./registrar/nonce.js";
+import type { RegisterContact, RegisterOutcome, Registrar } from "./registrar/registrar.js";
+import { MIN_EXPIRES } from "./registrar/registrar.js";
+import { NonInviteServerTransactions, type ServerTransaction } from "./transaction/non-invite-server.js";
+import { startTcp } from "./transport/tcp.js";
+import type { Flow, TransportStats } from "./transport/types.js";
+import { startUdp } from "./transport/udp.js";
+
+export interface SipLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface SipServerOptions {
+  host: string;
+  port: number;
+  registrar: Registrar;
+  nonces: NonceService;
+  logger: SipLogger;
+  maxMessageSize?: number;
+  /** Offer SHA-256 digest too (after MD5, so MD5-only clients still answer the first). */
+  offerSha256?: boolean;
+}
+
+export interface SipStats extends TransportStats {
+  requests: number;
+  badRequests: number;
+  retransmissions: number;
+}
+
+export interface SipServer {
+  port: number;
+  stats: SipStats;
+  close(): Promise<void>;
+}
+
+const ALLOW = "REGISTER, OPTIONS";
+const SERVER = "sipext";
+const MAGIC_COOKIE = "z9hG4bK";
+
+const REASONS: Record<number, string> = {
+  200: "OK",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  405: "Method Not Allowed",
+  416: "Unsupported URI Scheme",
+  423: "Interval Too Brief",
+  481: "Call/Transaction Does Not Exist",
+  500: "Server Internal Error",
+  505: "Version Not Supported",
+};
+
+/** A response to `req`: the request's Via (top one stamped), From, To (tagged), Call-ID, CSeq. */
+function buildResponse(
+  req: SipRequest,
+  topVia: string,
+  status: number,
+  reason: string,
+  extra: string[] = [],
+  toTag?: string,
+): Buffer {
+  const h = req.headers;
+  const vias = h.getAll("Via");
+  let out = `SIP/2.0 ${status} ${reason}\r\nVia: ${topVia}\r\n`;
+  for (let i = 1; i < vias.length; i++) out += `Via: ${vias[i]}\r\n`;
+  const to = h.get("To") ?? "";
+  // RFC 3261 §8.2.6.2: the UAS adds a tag to To when the request had none.
+  const tagged = toTag && !/;\s*tag\s*=/i.test(to) ? `${to};tag=${toTag}` : to;
+  out += `From: ${h.get("From") ?? ""}\r\nTo: ${tagged}\r\nCall-ID: ${h.get("Call-ID") ?? ""}\r\nCSeq: ${h.get("CSeq") ?? ""}\r\n`;
+  for (const line of extra) out += `${line}\r\n`;
+  out += `Server: ${SERVER}\r\nContent-Length: 0\r\n\r\n`;
+  return Buffer.from(out, "utf8");
+}
+
+/**
+ * RFC 3261 §18.2.2 / RFC 3581 §4: where the response goes, and the top Via stamped with
+ * `received` (when the source differs from sent-by) and `rport` (when the client asked).
+ */
+function responseRoute(via: Via, flow: Flow): { address: string; port: number; topVia: string } {
+  const params = new Map(via.params);
+  const hostBare = via.host.startsWith("[") ? via.host.slice(1, -1) : via.host;
+  if (hostBare !== flow.remoteAddress) params.set("received", flow.remoteAddress);
+  const rport = params.has("rport");
+  if (rport) {
+    params.set("rport", String(flow.remotePort));
+    if (!params.has("received")) params.set("received", flow.remoteAddress);
+  }
+  const topVia = formatVia({ ...via, params });
+  const port = flow.transport === "UDP" && !rport ? (via.port ?? 5060) : flow.remotePort;
+  return { address: flow.remoteAddress, port, topVia };
+}
+
+function contactLines(bindings: Binding[], now: number): string[] {
+  return bindings.map((b) => {
+    const left = Math.max(0, Math.round((b.expireAt - now) / 1_000_000));
+    const instance = b.instanceId ? `;+sip.instance="${b.instanceId}"` : "";
+    return `Contact: <${b.contact}>;expires=${left}${instance}`;
+  });
+}
+
+export async function startSipServer(opts: SipServerOptions): Promise<SipServer> {
+  const maxMessageSize = opts.maxMessageSize ?? 65_535;
+  const stats: SipStats = {
+    garbage: 0,
+    oversized: 0,
+    tcpConnections: 0,
+    requests: 0,
+    badRequests: 0,
+    retransmissions: 0,
+  };
+  const transactions = new NonInviteServerTransactions();
+  const { registrar, nonces, logger } = opts;
+
+  function challenge(realm: string, stale: boolean): string[] {
+    const nonce = nonces.issue(realm);
+    const staleParam = stale ? ", stale=true" : "";
+    // Spelled exactly as CONTRACT §7 shows it; stale goes last so the prefix stays the same.
+    const lines = [
+      `WWW-Authenticate: ${formatChallenge("Digest", [
+        ["realm", realm],
+        ["nonce", nonce],
+        ["qop", "auth"],
+        ["algorithm", "MD5"],
+      ])}${staleParam}`,
+    ];
+    if (opts.offerSha256) {
+      lines.push(
+        `WWW-Authenticate: ${formatChallenge("Digest", [
+          ["realm", realm],
+          ["nonce", nonce],
+          ["qop", "auth"],
+          ["algorithm", "SHA-256"],
+        ])}${staleParam}`,
+      );
+    }
+    return lines;
+  }
+
+  function outcomeResponse(req: SipRequest, topVia: string, outcome: RegisterOutcome, toTag: string): Buffer {
+    switch (outcome.status) {
+      case 401:
+        return buildResponse(
+          req,
+          topVia,
+          401,
+          "Unauthorized",
+          challenge(outcome.realm, outcome.stale),
+          toTag,
+        );
+      case 423:
+        return buildResponse(req, topVia, 423, "Interval Too Brief", [`Min-Expires: ${MIN_EXPIRES}`], toTag);
+      case 400:
+      case 403:
+        return buildResponse(req, topVia, outcome.status, outcome.reason, [], toTag);
+      case 200:
+        return buildResponse(
+          req,
+          topVia,
+          200,
+          "OK",
+          [...contactLines(outcome.bindings, Date.now() * 1000), `Date: ${new Date().toUTCString()}`],
+          toTag,
+        );
+    }
+  }
+
+  /** Reads a REGISTER for the registrar; a string is the reason of a 400. */
+  function readRegister(req: SipRequest, flow: Flow): Parameters<Registrar["register"]>[0] | string {
+    const h = req.headers;
+    const to = getTo(h);
+    const toUri = to?.sipUri;
+    if (!toUri || toUri.scheme === "tel") return "Bad Request (To is not a SIP URI)";
+    if (!toUri.user) return "Bad Request (To has no user part)";
+    const cseq = getCSeq(h);
+    if (!cseq) return "Bad Request (Malformed CSeq)";
+    let expires: number | undefined;
+    const expiresText = h.get("Expires");
+    if (expiresText !== undefined) {
+      expires = parseDeltaSeconds(expiresText);
+      if (expires === undefined) return "Bad Request (Malformed Expires)";
+    }
+    let authorization: Map<string, string> | undefined;
+    const authText = h.get("Authorization");
+    if (authText !== undefined) {
+      const parsed = parseAuthHeader(authText);
+      if (!parsed) return "Bad Request (Malformed Authorization)";
+      // Another scheme than Digest is treated as no credentials: the client gets the challenge.
+      if (parsed.scheme.toLowerCase() === "digest") authorization = parsed.params;
+    }
+    const contacts = getContacts(h);
+    if (contacts === undefined) return "Bad Request (Malformed Contact)";
+    if (contacts === "*" && h.getAll("Contact").length > 1) return "Bad Request (Contact * must be alone)";
+    let list: RegisterContact[] | "*" = "*";
+    if (contacts !== "*") {
+      list = [];
+      for (const c of contacts) {
+        if (!c.sipUri) return "Bad Request (Contact is not a SIP URI)";
+        const e = c.params.get("expires");
+        let cExpires: number | undefined;
+        if (e !== undefined && e !== null) {
+          cExpires = parseDeltaSeconds(e);
+          if (cExpires === undefined) return "Bad Request (Malformed Contact expires)";
+        }
+        const inst = c.params.get("+sip.instance");
+        list.push({ uri: c.uri, expires: cExpires, instanceId: inst ? inst.replace(/^"|"$/g, "") : "" });
+      }
+    }
+    return {
+      toUser: toUri.user,
+      toHost: toUri.host,
+      authorization,
+      expires,
+      contacts: list,
+      origin: {
+        receivedIp: flow.remoteAddress,
+        receivedPort: flow.remotePort,
+        transport: flow.transport,
+        userAgent: h.get("User-Agent") ?? "",
+        callId: h.get("Call-ID") ?? "",
+        cseq: cseq.seq,
+      },
+    };
+  }
+
+  async function handleRegister(
+    req: SipRequest,
+    flow: Flow,
+    tx: ServerTransaction,
+    topVia: string,
+  ): Promise<void> {
+    const toTag = randomBytes(6).toString("hex");
+    const input = readRegister(req, flow);
+    if (typeof input === "string") {
+      stats.badRequests++;
+      transactions.respond(tx, 400, buildResponse(req, topVia, 400, input, [], toTag));
+      return;
+    }
+    try {
+      const outcome = await registrar.register(input);
+      transactions.respond(tx, outcome.status, outcomeResponse(req, topVia, outcome, toTag));
+    } catch (err) {
+      logger.warn({ err }, "REGISTER failed");
+      transactions.respond(
+        tx,
+        500,
+        buildResponse(req, topVia, 500, "Server Internal Error", ["Retry-After: 5"], toTag),
+      );
+    }
+  }
+
+  function onRequest(req: SipRequest, flow: Flow): void {
+    stats.requests++;
+    const vias = getVias(req.headers);
+    const top = vias?.[0];
+    if (!top) return;
+    const route = responseRoute(top, flow);
+    if (req.method === "ACK") return; // never answered (RFC 3261 §17.2.3)
+    const cseq = getCSeq(req.headers);
+    const branch = top.params.get("branch") ?? "";
+    const key = branch.startsWith(MAGIC_COOKIE)
+      ? `${branch}|${top.host}:${top.port ?? ""}|${req.method}`
+      : // RFC 2543 peers: match on the request's identity instead (§17.2.3).
+        `${req.headers.get("Call-ID")}|${cseq?.seq}|${getFrom(req.headers)?.params.get("tag") ?? ""}|${top.host}:${top.port ?? ""}|${req.method}|${req.uri}`;
+    const tx = transactions.receive(key, flow, route.address, route.port);
+    if (!tx) {
+      stats.retransmissions++;
+      return;
+    }
+    const toTag = randomBytes(6).toString("hex");
+    switch (req.method) {
+      case "REGISTER":
+        if (!req.requestUri || req.requestUri.scheme === "tel") {
+          transactions.respond(tx, 416, buildResponse(req, route.topVia, 416, REASONS[416] ?? "", [], toTag));
+          return;
+        }
+        void handleRegister(req, flow, tx, route.topVia);
+        return;
+      case "OPTIONS":
+        transactions.respond(
+          tx,
+          200,
+          buildResponse(req, route.topVia, 200, "OK", [`Allow: ${ALLOW}`, "Accept: application/sdp"], toTag),
+        );
+        return;
+      default:
+        transactions.respond(
+          tx,
+          405,
+          buildResponse(req, route.topVia, 405, "Method Not Allowed", [`Allow: ${ALLOW}`], toTag),
+        );
+    }
+  }
+
+  function onMessage(data: Buffer, flow: Flow): void {
+    try {
+      const parsed = parseMessage(data, { maxSize: maxMessageSize });
+      if (!parsed.ok) {
+        const partial = parsed.request;
+        const via = partial ? getVias(partial.headers)?.[0] : undefined;
+        if (!partial || !via || partial.method === "ACK") {
+          stats.garbage++;
+          return;
+        }
+        // Complete enough to answer: 400 naming what was wrong (no transaction: it was never valid).
+        stats.badRequests++;
+        const route = responseRoute(via, flow);
+        const reason = `Bad Request (${parsed.reason})`.replace(/[\r\n]/g, " ");
+        flow.send(
+          buildResponse({ headers: partial.headers } as SipRequest, route.topVia, 400, reason),
+          route.address,
+          route.port,
+        );
+        return;
+      }
+      if (parsed.message.kind === "request") onRequest(parsed.message, flow);
+    } catch (err) {
+      // The parser never throws on input; this guards the stack's own bugs from taking the process.
+      stats.garbage++;
+      logger.warn({ err }, "SIP message dropped");
+    }
+  }
+
+  // UDP and TCP share one port; with port 0 the pair is retried until both get the same one.
+  for (let attempt = 1; ; attempt++) {
+    const udp = await startUdp(opts.host, opts.port, onMessage);
+    try {
+      const tcp = await startTcp(opts.host, udp.port, onMessage, stats, { maxMessageSize });
+      logger.info({ sipPort: udp.port }, `sipext SIP listening on udp+tcp ${opts.host}:${udp.port}`);
+      return {
+        port: udp.port,
+        stats,
+        async close() {
+          await Promise.all([udp.close(), tcp.close()]);
+        },
+      };
+    } catch (err) {
+      await udp.close();
+      if (opts.port !== 0 || attempt >= 10) throw err;
+    }
+  }
+}

@@ -1,0 +1,86 @@
+// Non-INVITE server transactions (RFC 3261 §17.2.2). A retransmitted request is answered from
+// the transaction, never handed to the TU again:
+//   Trying     — request received, no response yet: retransmissions are absorbed.
+//   Proceeding — a provisional was sent: retransmissions get it again.
+//   Completed  — a final was sent: retransmissions get it again until Timer J fires.
+//   Terminated — forgotten.
+// Timer J is 64*T1 (32 s) for unreliable transports and 0 for reliable ones (§17.2.2).
+// Instead of one timer per transaction, transactions live in two generations of maps swapped
+// every Timer J: a completed one is kept between J and 2J, which only widens the window in
+// which a retransmission is recognised.
+import type { Flow } from "../transport/types.js";
+
+export const T1_MS = 500;
+export const TIMER_J_MS = 64 * T1_MS;
+
+type State = "trying" | "proceeding" | "completed";
+
+export interface ServerTransaction {
+  readonly key: string;
+  state: State;
+  /** the last response sent, replayed to retransmissions */
+  last: Buffer | undefined;
+  flow: Flow;
+  /** where responses go (RFC 3261 §18.2.2), fixed at creation */
+  address: string;
+  port: number;
+}
+
+export class NonInviteServerTransactions {
+  private current = new Map<string, ServerTransaction>();
+  private previous = new Map<string, ServerTransaction>();
+  private rotatedAt = Date.now();
+  retransmissionsAbsorbed = 0;
+
+  constructor(private readonly timerJMs = TIMER_J_MS) {}
+
+  /**
+   * Matches a request to its transaction (§17.2.3). A match is answered here (the last
+   * response is sent again) and undefined is returned; a new request gets a new transaction
+   * for the TU to answer.
+   */
+  receive(key: string, flow: Flow, address: string, port: number): ServerTransaction | undefined {
+    this.rotate();
+    const tx = this.current.get(key) ?? this.previous.get(key);
+    if (tx) {
+      this.retransmissionsAbsorbed++;
+      if (tx.last && tx.state !== "trying") flow.send(tx.last, address, port);
+      return undefined;
+    }
+    const fresh: ServerTransaction = { key, state: "trying", last: undefined, flow, address, port };
+    this.current.set(key, fresh);
+    return fresh;
+  }
+
+  /** Sends a response in the transaction and moves its state (guarded: a final is final). */
+  respond(tx: ServerTransaction, status: number, data: Buffer): void {
+    if (tx.state === "completed") return;
+    tx.last = data;
+    tx.flow.send(data, tx.address, tx.port);
+    if (status >= 200) {
+      tx.state = "completed";
+      // Reliable transports: Timer J is zero, the transaction ends now (§17.2.2).
+      if (tx.flow.transport !== "UDP") this.forget(tx.key);
+    } else {
+      tx.state = "proceeding";
+    }
+  }
+
+  /** Drops a transaction whose request could not be answered (the TU gave up). */
+  forget(key: string): void {
+    this.current.delete(key);
+    this.previous.delete(key);
+  }
+
+  size(): number {
+    return this.current.size + this.previous.size;
+  }
+
+  private rotate(): void {
+    const now = Date.now();
+    if (now - this.rotatedAt < this.timerJMs) return;
+    this.previous = now - this.rotatedAt >= 2 * this.timerJMs ? new Map() : this.current;
+    this.current = new Map();
+    this.rotatedAt = now;
+  }
+}

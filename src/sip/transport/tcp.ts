@@ -1,0 +1,100 @@
+// SIP over TCP (RFC 3261 §18): messages framed by Content-Length in bytes, CRLF keep-alives
+// (RFC 5626 §4.4.1: a double CRLF "ping" gets a single CRLF "pong"). A connection that sends
+// garbage, or dribbles one message for too long, is closed: it cannot stall the server.
+import { type Server, type Socket, createServer } from "node:net";
+import { Framer } from "../message/framer.js";
+import type { Flow, InboundHandler, TransportStats } from "./types.js";
+
+export interface TcpOptions {
+  maxMessageSize: number;
+  /** a connection silent this long is closed (ms) */
+  idleMs?: number;
+  /** a message must be complete this long after its first byte (ms) */
+  messageMs?: number;
+  maxConnections?: number;
+}
+
+export interface TcpTransport {
+  port: number;
+  close(): Promise<void>;
+}
+
+const CRLF = Buffer.from("\r\n");
+
+export async function startTcp(
+  host: string,
+  port: number,
+  onMessage: InboundHandler,
+  stats: TransportStats,
+  opts: TcpOptions,
+): Promise<TcpTransport> {
+  const sockets = new Set<Socket>();
+  const idleMs = opts.idleMs ?? 15 * 60_000;
+  const messageMs = opts.messageMs ?? 30_000;
+
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    stats.tcpConnections++;
+    socket.setNoDelay(true);
+    socket.setTimeout(idleMs, () => socket.destroy());
+    const framer = new Framer({ maxSize: opts.maxMessageSize });
+    let partialSince = 0;
+    let deadline: NodeJS.Timeout | undefined;
+    const flow: Flow = {
+      transport: "TCP",
+      remoteAddress: socket.remoteAddress ?? "",
+      remotePort: socket.remotePort ?? 0,
+      send: (data) => {
+        if (!socket.destroyed && socket.writable) socket.write(data);
+      },
+    };
+    socket.on("data", (chunk: Buffer) => {
+      for (const ev of framer.push(chunk)) {
+        if (ev.type === "message") onMessage(ev.data, flow);
+        else if (ev.type === "keepalive") flow.send(CRLF);
+        else {
+          stats.garbage++;
+          socket.destroy();
+          return;
+        }
+      }
+      // Slow-drip guard: a started message must finish within messageMs.
+      if (framer.pending() > 0) {
+        if (partialSince === 0) {
+          partialSince = Date.now();
+          deadline = setTimeout(() => {
+            stats.garbage++;
+            socket.destroy();
+          }, messageMs);
+          deadline.unref();
+        }
+      } else if (partialSince !== 0) {
+        partialSince = 0;
+        clearTimeout(deadline);
+      }
+    });
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => {
+      clearTimeout(deadline);
+      sockets.delete(socket);
+      stats.tcpConnections--;
+    });
+  });
+  server.maxConnections = opts.maxConnections ?? 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

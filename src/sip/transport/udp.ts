@@ -1,0 +1,48 @@
+// SIP over UDP (RFC 3261 §18): one datagram, one message.
+import { type Socket, createSocket } from "node:dgram";
+import { isIPv6 } from "node:net";
+import type { Flow, InboundHandler } from "./types.js";
+
+export interface UdpTransport {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startUdp(host: string, port: number, onMessage: InboundHandler): Promise<UdpTransport> {
+  const socket: Socket = createSocket({ type: isIPv6(host) ? "udp6" : "udp4", reuseAddr: false });
+  const send = (data: Buffer, address: string, p: number) => {
+    socket.send(data, p, address, () => {
+      // A send error (unreachable host) is the peer's problem; UDP gives no other answer.
+    });
+  };
+  socket.on("message", (data, rinfo) => {
+    const flow: Flow = {
+      transport: "UDP",
+      remoteAddress: rinfo.address,
+      remotePort: rinfo.port,
+      send: (out, address = rinfo.address, p = rinfo.port) => send(out, address, p),
+    };
+    onMessage(data, flow);
+  });
+  socket.on("error", () => {
+    // ICMP errors surface here on some platforms; the socket stays usable.
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(port, host, () => {
+      socket.off("error", reject);
+      resolve();
+    });
+  });
+  // Absorb bursts (a load test sends thousands of datagrams per second).
+  try {
+    socket.setRecvBufferSize(8 * 1024 * 1024);
+    socket.setSendBufferSize(8 * 1024 * 1024);
+  } catch {
+    // the kernel may cap the size; the default still works
+  }
+  return {
+    port: socket.address().port,
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+}

@@ -122,7 +122,8 @@ export async function startServer(config: Config, logger: Logger, clock?: Clock)
   try {
     const firstRun = await bootstrap(core, config);
     const restored = await core.location.load();
-    const nonces = new NonceService({ key: core.nonceKey });
+    // Nonces age on the same clock as everything else (tests move it to make a nonce stale).
+    const nonces = new NonceService({ key: core.nonceKey, now: () => Math.floor(core.clock() / 1000) });
     sip = await startSipServer({
       host: config.sipHost,
       port: config.sipPort,

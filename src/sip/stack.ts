@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { formatChallenge, parseAuthHeader } from "./message/auth-header.js";
 import { getContacts, getCSeq, getFrom, getTo, getVias, parseDeltaSeconds } from "./message/fields.js";
+import { unquote } from "./message/grammar.js";
 import { parseMessage } from "./message/parser.js";
 import type { SipRequest } from "./message/types.js";
 import { formatVia, type Via } from "./message/via.js";
@@ -215,7 +216,7 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
           if (cExpires === undefined) return "Bad Request (Malformed Contact expires)";
         }
         const inst = c.params.get("+sip.instance");
-        list.push({ uri: c.uri, expires: cExpires, instanceId: inst ? inst.replace(/^"|"$/g, "") : "" });
+        list.push({ uri: c.uri, expires: cExpires, instanceId: inst ? unquote(inst) : "" });
       }
     }
     return {
@@ -280,12 +281,15 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
       return;
     }
     const toTag = randomBytes(6).toString("hex");
+    // RFC 3261 §8.2.2.1: a Request-URI scheme the UAS does not support gets 416 (after the
+    // method check of §8.2.1); a registrar binds sip: and sips: addresses only.
+    const unsupportedUri = !req.requestUri || (req.method === "REGISTER" && req.requestUri.scheme === "tel");
+    if (unsupportedUri && (req.method === "REGISTER" || req.method === "OPTIONS")) {
+      transactions.respond(tx, 416, buildResponse(req, route.topVia, 416, REASONS[416] ?? "", [], toTag));
+      return;
+    }
     switch (req.method) {
       case "REGISTER":
-        if (!req.requestUri || req.requestUri.scheme === "tel") {
-          transactions.respond(tx, 416, buildResponse(req, route.topVia, 416, REASONS[416] ?? "", [], toTag));
-          return;
-        }
         void handleRegister(req, flow, tx, route.topVia);
         return;
       case "OPTIONS":
@@ -314,12 +318,15 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
           stats.garbage++;
           return;
         }
-        // Complete enough to answer: 400 naming what was wrong (no transaction: it was never valid).
+        // Complete enough to answer: 400 naming what was wrong, or 505 for another SIP version
+        // (RFC 3261 §21.5.7); no transaction: it was never valid.
         stats.badRequests++;
         const route = responseRoute(via, flow);
-        const reason = `Bad Request (${parsed.reason})`.replace(/[\r\n]/g, " ");
+        const status = parsed.status ?? 400;
+        const reason =
+          status === 505 ? (REASONS[505] ?? "") : `Bad Request (${parsed.reason})`.replace(/[\r\n]/g, " ");
         flow.send(
-          buildResponse({ headers: partial.headers } as SipRequest, route.topVia, 400, reason),
+          buildResponse({ headers: partial.headers } as SipRequest, route.topVia, status, reason),
           route.address,
           route.port,
         );

@@ -72,7 +72,8 @@ export function registrar({ credentials, nonces, location }: RegistrarDeps) {
     // RFC 7616 §3.3: stale=true says the credentials were right and only the nonce was old.
     if (nonce === "stale") return { ok: false, stale: true };
     // Replay protection: each nonce-count is good once (RFC 7616 §3.4).
-    if (digest.nc !== undefined && !nonces.acceptCount(digest.nonce, Number.parseInt(digest.nc, 16))) return fail;
+    if (digest.nc !== undefined && !nonces.acceptCount(digest.nonce, Number.parseInt(digest.nc, 16)))
+      return fail;
     return { ok: true, cred, digest };
   }
 

@@ -1,7 +1,7 @@
 // SIP over TCP (RFC 3261 §18): messages framed by Content-Length in bytes, CRLF keep-alives
 // (RFC 5626 §4.4.1: a double CRLF "ping" gets a single CRLF "pong"). A connection that sends
 // garbage, or dribbles one message for too long, is closed: it cannot stall the server.
-import { type Server, type Socket, createServer } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { Framer } from "../message/framer.js";
 import type { Flow, InboundHandler, TransportStats } from "./types.js";
 

@@ -1,5 +1,5 @@
 // SIP over UDP (RFC 3261 §18): one datagram, one message.
-import { type Socket, createSocket } from "node:dgram";
+import { createSocket, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
 import type { Flow, InboundHandler } from "./types.js";
 

@@ -49,18 +49,26 @@ export async function startTcp(
       },
     };
     socket.on("data", (chunk: Buffer) => {
+      let completed = false;
       for (const ev of framer.push(chunk)) {
-        if (ev.type === "message") onMessage(ev.data, flow);
-        else if (ev.type === "keepalive") flow.send(CRLF);
+        if (ev.type === "message") {
+          completed = true;
+          onMessage(ev.data, flow);
+        } else if (ev.type === "keepalive") flow.send(CRLF);
         else {
           stats.garbage++;
           socket.destroy();
           return;
         }
       }
-      // Slow-drip guard: a started message must finish within messageMs.
+      // Slow-drip guard: a started message must finish within messageMs. When this chunk
+      // completed a message, what is pending is a new message begun in it: its clock starts now
+      // (a pipelined stream rarely ends a segment on a message boundary).
       if (framer.pending() > 0) {
-        if (partialSince === 0) {
+        if (partialSince !== 0 && completed) {
+          partialSince = Date.now();
+          deadline?.refresh();
+        } else if (partialSince === 0) {
           partialSince = Date.now();
           deadline = setTimeout(() => {
             stats.garbage++;

@@ -3,6 +3,7 @@
 // (RFC 3261 §18.2.2 with RFC 3581). No SQL and no HTTP here: credentials and bindings come in
 // through the registrar's ports.
 import { randomBytes } from "node:crypto";
+import { type Clock, systemClock } from "../util/time.js";
 import { formatChallenge, parseAuthHeader } from "./message/auth-header.js";
 import { getContacts, getCSeq, getFrom, getTo, getVias, parseDeltaSeconds } from "./message/fields.js";
 import { unquote } from "./message/grammar.js";
@@ -33,6 +34,8 @@ export interface SipServerOptions {
   maxMessageSize?: number;
   /** Offer SHA-256 digest too (after MD5, so MD5-only clients still answer the first). */
   offerSha256?: boolean;
+  /** The clock bindings are stamped with: a 200's `expires` and `Date` are read on it too. */
+  clock?: Clock;
 }
 
 export interface SipStats extends TransportStats {
@@ -116,7 +119,6 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
   const maxMessageSize = opts.maxMessageSize ?? 65_535;
   const stats: SipStats = {
     garbage: 0,
-    oversized: 0,
     tcpConnections: 0,
     requests: 0,
     badRequests: 0,
@@ -124,6 +126,7 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
   };
   const transactions = new NonInviteServerTransactions();
   const { registrar, nonces, logger } = opts;
+  const clock = opts.clock ?? systemClock();
 
   function challenge(realm: string, stale: boolean): string[] {
     const nonce = nonces.issue(realm);
@@ -166,15 +169,17 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
       case 400:
       case 403:
         return buildResponse(req, topVia, outcome.status, outcome.reason, [], toTag);
-      case 200:
+      case 200: {
+        const now = clock();
         return buildResponse(
           req,
           topVia,
           200,
           "OK",
-          [...contactLines(outcome.bindings, Date.now() * 1000), `Date: ${new Date().toUTCString()}`],
+          [...contactLines(outcome.bindings, now), `Date: ${new Date(now / 1000).toUTCString()}`],
           toTag,
         );
+      }
     }
   }
 

@@ -481,7 +481,7 @@ describe("TCP guards against slow and silent connections (startTcp)", () => {
     for (const s of servers) await s.close();
   });
   const start = async (opts: { messageMs?: number; idleMs?: number }) => {
-    const stats: TransportStats = { garbage: 0, oversized: 0, tcpConnections: 0 };
+    const stats: TransportStats = { garbage: 0, tcpConnections: 0 };
     const seen: Buffer[] = [];
     const onMessage = (data: Buffer, flow: Flow) => {
       seen.push(data);

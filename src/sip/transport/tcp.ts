@@ -20,6 +20,7 @@ export interface TcpTransport {
 }
 
 const CRLF = Buffer.from("\r\n");
+const MAX_UNSENT_BYTES = 1024 * 1024;
 
 export async function startTcp(
   host: string,
@@ -45,7 +46,14 @@ export async function startTcp(
       remoteAddress: socket.remoteAddress ?? "",
       remotePort: socket.remotePort ?? 0,
       send: (data) => {
-        if (!socket.destroyed && socket.writable) socket.write(data);
+        if (socket.destroyed || !socket.writable) return;
+        // A peer that sends but never reads would make its unsent answers pile up here.
+        if (socket.writableLength > MAX_UNSENT_BYTES) {
+          stats.garbage++;
+          socket.destroy();
+          return;
+        }
+        socket.write(data);
       },
     };
     socket.on("data", (chunk: Buffer) => {

@@ -19,6 +19,5 @@ export type InboundHandler = (data: Buffer, flow: Flow) => void;
 /** Counts of what the transports dropped, for logs and tests. */
 export interface TransportStats {
   garbage: number;
-  oversized: number;
   tcpConnections: number;
 }

@@ -6,9 +6,10 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { authenticator } from "./plugins/auth.js";
-import { registerErrorHandling } from "./plugins/errors.js";
+import { frameworkError, registerErrorHandling } from "./plugins/errors.js";
 import { accessKeyRoutes } from "./routes/accesskeys.js";
 import { authRoutes } from "./routes/auth.js";
+import { contactRoutes } from "./routes/contacts.js";
 import { domainRoutes } from "./routes/domains.js";
 import { extensionRoutes } from "./routes/extensions.js";
 import { identityRoutes } from "./routes/identity.js";
@@ -38,14 +39,24 @@ export async function buildApp({ services, logger }: AppOptions): Promise<Fastif
     // Types are what they are: "123" is not a number and 123 is not a string.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: frameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook("onRequest", async (req, reply) => {
     reply.header("x-request-id", req.id);
   });
 
-  // An empty JSON body (clients send one with DELETE or the body-less regenerate) is no body.
-  app.removeContentTypeParser("application/json");
+  // JSON is the only body type (CONTRACT §6: wrong content type → 415), so Fastify's default
+  // text/plain parser goes. An empty body (clients send one with DELETE or the body-less
+  // regenerate) is no body, whatever its content type says.
+  app.removeContentTypeParser(["application/json", "text/plain"]);
+  app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => {
+    if (body === "") return done(null, undefined);
+    const err = new Error("unsupported media type") as Error & { code: string; statusCode: number };
+    err.code = "FST_ERR_CTP_INVALID_MEDIA_TYPE";
+    err.statusCode = 415;
+    done(err, undefined);
+  });
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
     const text = (body as string).trim();
     if (text === "") return done(null, undefined);
@@ -102,6 +113,7 @@ export async function buildApp({ services, logger }: AppOptions): Promise<Fastif
       await v1.register(domainRoutes, { services });
       await v1.register(accessKeyRoutes, { services });
       await v1.register(extensionRoutes, { services });
+      await v1.register(contactRoutes, { services });
     },
     { prefix: "/v1.0" },
   );

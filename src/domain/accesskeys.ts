@@ -51,12 +51,17 @@ export function accessKeyService(deps: { accessKeys: AccessKeyStore; clock: Cloc
   const { accessKeys, clock } = deps;
   const ADMIN = ["admin"] as const;
 
+  function checkText(field: string, v: string | undefined, max: number): void {
+    if (v === undefined) return;
+    // Characters are code points (as the schema's maxLength counts them), not UTF-16 units.
+    if ([...v].length > max) throw invalidArgument(field, `must be at most ${max} characters`);
+    // PostgreSQL text cannot hold NUL: refuse it on every database rather than fail with 500.
+    if (v.includes("\u0000")) throw invalidArgument(field, "must not contain the NUL character (U+0000)");
+  }
+
   function checkInput(input: AccessKeyInput): void {
-    if (input.name !== undefined && input.name.length > 255)
-      throw invalidArgument("name", "must be at most 255 characters");
-    if (input.detail !== undefined && input.detail.length > 1024) {
-      throw invalidArgument("detail", "must be at most 1024 characters");
-    }
+    checkText("name", input.name, 255);
+    checkText("detail", input.detail, 1024);
   }
 
   async function loadLive(p: Principal, id: string): Promise<AccessKeyRow> {

@@ -22,7 +22,9 @@ export function authService({ users, accessKeys, jwtKey, clock }: AuthServiceDep
   return {
     /** Same error, and about the same time, for an unknown user as for a wrong password. */
     async login(username: string, password: string): Promise<{ username: string; token: string }> {
-      const user = username.length <= 64 ? await users.getByUsername(username) : undefined;
+      // No username holds NUL, and PostgreSQL cannot even compare one: such a name is unknown.
+      const lookup = username.length <= 64 && !username.includes("\u0000");
+      const user = lookup ? await users.getByUsername(username) : undefined;
       const ok = await verifyPassword(user?.password_hash, password);
       if (!user || !ok || !isRole(user.role)) throw invalidCredentials();
       const iat = nowSeconds();

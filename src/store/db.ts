@@ -38,7 +38,19 @@ export interface OpenOptions {
 
 export async function openDatabase(opts: OpenOptions): Promise<Db> {
   const db = opts.databaseUrl ? await openPostgres(opts.databaseUrl) : openSqlite(opts.dataDir);
-  const { error, results } = await new Migrator({ db: db.kysely, provider }).migrateToLatest();
+  // Kysely looks for its migration tables in every schema of the database unless told which one:
+  // with another deployment (or test run) in a sibling schema it would find theirs, skip creating
+  // its own and fail. So name the schema the tables go to: the first one on the search_path.
+  let migrationTableSchema: string | undefined;
+  if (db.dialect === "postgres") {
+    const r = await sql<{ s: string | null }>`SELECT current_schema() AS s`.execute(db.kysely);
+    migrationTableSchema = r.rows[0]?.s ?? undefined;
+  }
+  const { error, results } = await new Migrator({
+    db: db.kysely,
+    provider,
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  }).migrateToLatest();
   if (error) {
     await db.close();
     const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
@@ -77,6 +89,13 @@ async function openPostgres(url: string): Promise<Db> {
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await sql`SELECT 1`.execute(kysely);
+  } catch (err) {
+    // "connect ECONNREFUSED 127.0.0.1:5432" alone does not say which setting to fix.
+    await kysely.destroy();
+    throw new Error(`DATABASE_URL: cannot reach PostgreSQL: ${(err as Error).message}`);
+  }
   if (schema) await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(kysely);
   return { kysely, dialect: "postgres", close: () => kysely.destroy() };
 }

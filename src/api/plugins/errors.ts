@@ -61,6 +61,32 @@ function describeValidation(err: FastifyError): { field: string; message: string
   return { field, message: `${field}: ${message}` };
 }
 
+/**
+ * Fastify's `frameworkErrors`: errors raised before routing (a path parameter over the router's
+ * length limit, bad percent-encoding), which otherwise get Fastify's own body and no request id.
+ */
+export function frameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  reply.header("x-request-id", req.id);
+  switch (err.code) {
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      // Every path parameter is an id, and no id is that long.
+      return sendError(
+        req,
+        reply,
+        400,
+        "INVALID_ID",
+        "id: must be a UUID, got a path segment that is too long",
+      );
+    case "FST_ERR_BAD_URL":
+      return sendError(req, reply, 400, "INVALID_URL", "the URL is not valid (bad percent-encoding)");
+  }
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500)
+    return sendError(req, reply, status, err.code ?? "BAD_REQUEST", err.message);
+  req.log.error({ err }, "unhandled framework error");
+  return sendError(req, reply, 500, "INTERNAL", "internal error; quote the request_id when reporting it");
+}
+
 export function registerErrorHandling(app: FastifyInstance) {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof DomainError) return sendError(req, reply, STATUS[err.kind], err.reason, err.message);

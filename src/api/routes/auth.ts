@@ -1,9 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { TOKEN_TTL_S } from "../../domain/auth.js";
+import { DomainError } from "../../domain/errors.js";
+import { FailureWindow } from "../failure-window.js";
 import { LoginBody, LoginReply, withErrors } from "../schemas.js";
 import type { ApiServices } from "../services.js";
 
+/** Failed logins one client address may make per minute before it hears 429. */
+export const LOGIN_FAILURES_PER_MINUTE = 20;
+
 export const authRoutes: FastifyPluginAsyncTypebox<{ services: ApiServices }> = async (app, { services }) => {
+  const failures = new FailureWindow({ limit: LOGIN_FAILURES_PER_MINUTE, windowMs: 60_000 });
   app.post(
     "/auth/login",
     {
@@ -15,7 +21,22 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: ApiServices }> = 
       },
     },
     async (req, reply) => {
-      const result = await services.auth.login(req.body.username, req.body.password);
+      const wait = failures.retryAfter(req.ip);
+      if (wait > 0) {
+        reply.header("retry-after", String(wait));
+        throw new DomainError(
+          "RESOURCE_EXHAUSTED",
+          "TOO_MANY_LOGIN_FAILURES",
+          `too many failed logins: retry in ${wait} s`,
+        );
+      }
+      let result: Awaited<ReturnType<typeof services.auth.login>>;
+      try {
+        result = await services.auth.login(req.body.username, req.body.password);
+      } catch (err) {
+        failures.fail(req.ip);
+        throw err;
+      }
       reply.setCookie("token", result.token, {
         httpOnly: true,
         sameSite: "strict",

@@ -129,6 +129,7 @@ export async function startServer(config: Config, logger: Logger, clock?: Clock)
       port: config.sipPort,
       logger: logger.child({ layer: "sip" }),
       nonces,
+      clock: core.clock,
       registrar: registrar({
         credentials: storeCredentials(core.stores, config.registrarDomain),
         nonces,

@@ -1,5 +1,6 @@
 // Glue between the store and the registrar's CredentialSource port (composition level: the SIP
 // core never sees SQL, the store never sees SIP).
+import type { CallTargetSource } from "./sip/proxy/targets.js";
 import type { CredentialSource } from "./sip/registrar/registrar.js";
 import type { Stores } from "./store/ports.js";
 
@@ -22,6 +23,21 @@ export function storeCredentials(stores: Stores, registrarDomain: string): Crede
       const ext = await stores.extensions.getLiveByName(customerId, username);
       if (!ext) return undefined;
       return { extensionId: ext.id, customerId, ha1Md5: ext.ha1_md5, ha1Sha256: ext.ha1_sha256 };
+    },
+  };
+}
+
+/** The proxy's CallTargetSource over the same store. */
+export function storeCallTargets(stores: Stores, registrarDomain: string): CallTargetSource {
+  const creds = storeCredentials(stores, registrarDomain);
+  return {
+    async byAddress(domain, user) {
+      const c = await creds.lookup(domain, user);
+      return c && { extensionId: c.extensionId, customerId: c.customerId, domain };
+    },
+    async byDirectHash(hash) {
+      const ext = await stores.extensions.getLiveByDirectHash(hash);
+      return ext && { extensionId: ext.id, customerId: ext.customer_id, domain: ext.domain_name };
     },
   };
 }

@@ -1,6 +1,6 @@
 // The registrar's decisions (RFC 3261 §10.3, CONTRACT §7), free of wire format: the stack reads a
 // REGISTER into a RegisterInput and writes the RegisterOutcome back as a response.
-import { type DigestCredentials, readCredentials, responseMatches } from "./digest.js";
+import { type CredentialSource, digestAuthenticator } from "./authenticator.js";
 import type { Binding, ContactUpdate, LocationService, RequestOrigin } from "./location.js";
 import type { NonceService } from "./nonce.js";
 
@@ -8,18 +8,7 @@ export const DEFAULT_EXPIRES = 3600;
 export const MAX_EXPIRES = 7200;
 export const MIN_EXPIRES = 60;
 
-/** What the registrar needs to know of an extension: a port onto the extension store. */
-export interface SipCredential {
-  extensionId: string;
-  customerId: string;
-  ha1Md5: string;
-  ha1Sha256: string;
-}
-
-export interface CredentialSource {
-  /** The live extension `username` of the customer whose SIP domain is `realm`, if any. */
-  lookup(realm: string, username: string): Promise<SipCredential | undefined>;
-}
+export type { CredentialSource, SipCredential } from "./authenticator.js";
 
 export interface RegisterContact {
   uri: string;
@@ -54,33 +43,12 @@ export interface RegistrarDeps {
 }
 
 export function registrar({ credentials, nonces, location }: RegistrarDeps) {
-  /** Is this Authorization good for this realm? "stale" when only the nonce's age fails it. */
-  async function authenticate(
-    input: RegisterInput,
-    realm: string,
-  ): Promise<{ ok: true; cred: SipCredential; digest: DigestCredentials } | { ok: false; stale: boolean }> {
-    const fail = { ok: false as const, stale: false };
-    if (!input.authorization) return fail;
-    const digest = readCredentials(input.authorization);
-    if (!digest || digest.realm.toLowerCase() !== realm) return fail;
-    const nonce = nonces.check(realm, digest.nonce);
-    if (nonce === "invalid") return fail;
-    const cred = await credentials.lookup(realm, digest.username);
-    if (!cred) return fail;
-    const ha1 = digest.algorithm === "MD5" ? cred.ha1Md5 : cred.ha1Sha256;
-    if (!responseMatches(ha1, "REGISTER", digest)) return fail;
-    // RFC 7616 §3.3: stale=true says the credentials were right and only the nonce was old.
-    if (nonce === "stale") return { ok: false, stale: true };
-    // Replay protection: each nonce-count is good once (RFC 7616 §3.4).
-    if (digest.nc !== undefined && !nonces.acceptCount(digest.nonce, Number.parseInt(digest.nc, 16)))
-      return fail;
-    return { ok: true, cred, digest };
-  }
+  const authenticator = digestAuthenticator(credentials, nonces);
 
   return {
     async register(input: RegisterInput): Promise<RegisterOutcome> {
       const realm = input.toHost;
-      const auth = await authenticate(input, realm);
+      const auth = await authenticator.authenticate(input.authorization, realm, "REGISTER");
       // One challenge for every failure: unknown or deleted extension, another customer's
       // domain, a wrong password all look the same from outside.
       if (!auth.ok) return { status: 401, realm, stale: auth.stale };

@@ -1,7 +1,7 @@
 // SIP over TCP (RFC 3261 §18): messages framed by Content-Length in bytes, CRLF keep-alives
 // (RFC 5626 §4.4.1: a double CRLF "ping" gets a single CRLF "pong"). A connection that sends
 // garbage, or dribbles one message for too long, is closed: it cannot stall the server.
-import { createServer, type Server, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { Framer } from "../message/framer.js";
 import type { Flow, InboundHandler, TransportStats } from "./types.js";
 
@@ -16,6 +16,11 @@ export interface TcpOptions {
 
 export interface TcpTransport {
   port: number;
+  /**
+   * Sends on the connection to `address:port`: the one the device opened (so a device behind
+   * NAT is reached on the flow it registered over), or a new one when there is none.
+   */
+  send(address: string, port: number, data: Buffer): void;
   close(): Promise<void>;
 }
 
@@ -33,8 +38,13 @@ export async function startTcp(
   const idleMs = opts.idleMs ?? 15 * 60_000;
   const messageMs = opts.messageMs ?? 30_000;
 
-  const server: Server = createServer((socket) => {
+  const byPeer = new Map<string, Socket>();
+  const peerKey = (address: string, port: number) => `${address}|${port}`;
+
+  function attach(socket: Socket, address: string, port: number): void {
     sockets.add(socket);
+    const key = peerKey(address, port);
+    byPeer.set(key, socket);
     stats.tcpConnections++;
     socket.setNoDelay(true);
     socket.setTimeout(idleMs, () => socket.destroy());
@@ -43,8 +53,8 @@ export async function startTcp(
     let deadline: NodeJS.Timeout | undefined;
     const flow: Flow = {
       transport: "TCP",
-      remoteAddress: socket.remoteAddress ?? "",
-      remotePort: socket.remotePort ?? 0,
+      remoteAddress: address,
+      remotePort: port,
       send: (data) => {
         if (socket.destroyed || !socket.writable) return;
         // A peer that sends but never reads would make its unsent answers pile up here.
@@ -93,8 +103,13 @@ export async function startTcp(
     socket.on("close", () => {
       clearTimeout(deadline);
       sockets.delete(socket);
+      if (byPeer.get(key) === socket) byPeer.delete(key);
       stats.tcpConnections--;
     });
+  }
+
+  const server: Server = createServer((socket) => {
+    attach(socket, socket.remoteAddress ?? "", socket.remotePort ?? 0);
   });
   server.maxConnections = opts.maxConnections ?? 10_000;
   await new Promise<void>((resolve, reject) => {
@@ -107,6 +122,20 @@ export async function startTcp(
   const address = server.address();
   return {
     port: typeof address === "object" && address ? address.port : port,
+    send(peerAddress, peerPort, data) {
+      let socket = byPeer.get(peerKey(peerAddress, peerPort));
+      if (!socket) {
+        // RFC 3261 §18.2.2: with no connection left, open one to the address.
+        const fresh = connect({ host: peerAddress, port: peerPort });
+        attach(fresh, peerAddress, peerPort);
+        socket = fresh;
+      }
+      if (socket.writableLength > MAX_UNSENT_BYTES) {
+        socket.destroy();
+        return;
+      }
+      socket.write(data);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

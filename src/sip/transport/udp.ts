@@ -5,6 +5,7 @@ import type { Flow, InboundHandler } from "./types.js";
 
 export interface UdpTransport {
   port: number;
+  send(address: string, port: number, data: Buffer): void;
   close(): Promise<void>;
 }
 
@@ -43,6 +44,7 @@ export async function startUdp(host: string, port: number, onMessage: InboundHan
   }
   return {
     port: socket.address().port,
+    send: (address, p, data) => send(data, address, p),
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }

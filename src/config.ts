@@ -1,5 +1,6 @@
 // Typed configuration, read once from the environment (CONTRACT §2) and passed down.
 // Services never read process.env themselves.
+import { networkInterfaces } from "node:os";
 
 export interface Config {
   dataDir: string;
@@ -8,6 +9,10 @@ export interface Config {
   httpPort: number;
   sipHost: string;
   sipPort: number;
+  /** the address put into Via and Record-Route: where other SIP elements reach this node */
+  sipAdvertisedHost: string;
+  /** seconds a call rings before it is given up (480) */
+  ringTimeoutS: number;
   registrarDomain: string;
   directDomain: string;
   adminUsername: string;
@@ -74,6 +79,37 @@ function host(env: Env, name: string, fallback: string): string {
   return v;
 }
 
+function seconds(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d{1,7}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `must be a whole number of seconds from ${min} to ${max}, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+/**
+ * SIPEXT_SIP_ADVERTISED_HOST, else SIPEXT_SIP_HOST when it names one address, else this
+ * machine's first non-internal IPv4 address (127.0.0.1 when it has none).
+ */
+function advertisedHost(env: Env, sipHost: string): string {
+  const given = env.SIPEXT_SIP_ADVERTISED_HOST;
+  if (given !== undefined && given !== "") {
+    if (!/^[A-Za-z0-9.:-]+$/.test(given)) {
+      throw new ConfigError(
+        "SIPEXT_SIP_ADVERTISED_HOST",
+        `must be an IP address or host name, got "${given}"`,
+      );
+    }
+    return given.toLowerCase();
+  }
+  if (sipHost !== "0.0.0.0" && sipHost !== "::") return sipHost;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return "127.0.0.1";
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const databaseUrl = env.DATABASE_URL === "" ? undefined : env.DATABASE_URL;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -109,6 +145,8 @@ export function loadConfig(env: Env = process.env): Config {
     httpPort: port(env, "SIPEXT_HTTP_PORT", 8080),
     sipHost: host(env, "SIPEXT_SIP_HOST", "0.0.0.0"),
     sipPort: port(env, "SIPEXT_SIP_PORT", 5060),
+    sipAdvertisedHost: advertisedHost(env, host(env, "SIPEXT_SIP_HOST", "0.0.0.0")),
+    ringTimeoutS: seconds(env, "SIPEXT_RING_TIMEOUT", 180, 1, 3600),
     registrarDomain: domain(env, "SIPEXT_REGISTRAR_DOMAIN", "registrar.localhost"),
     directDomain: domain(env, "SIPEXT_DIRECT_DOMAIN", "sip.localhost"),
     adminUsername,

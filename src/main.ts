@@ -11,7 +11,9 @@ import { contactService } from "./domain/contacts.js";
 import { extensionService } from "./domain/extensions.js";
 import { aesGcmSealer, loadOrCreateKey } from "./domain/secrets.js";
 import { tenantService } from "./domain/tenants.js";
-import { storeCredentials } from "./registrar-credentials.js";
+import { storeCallTargets, storeCredentials } from "./registrar-credentials.js";
+import { SipProxy } from "./sip/proxy/proxy.js";
+import { digestAuthenticator } from "./sip/registrar/authenticator.js";
 import { locationDirectory } from "./sip/registrar/directory.js";
 import { LocationService } from "./sip/registrar/location.js";
 import { NonceService } from "./sip/registrar/nonce.js";
@@ -30,6 +32,8 @@ export interface Core {
   clock: Clock;
   /** signs digest nonces; derived from the JWT key, which nodes of one deployment share */
   nonceKey: Buffer;
+  /** signs the proxy's flow tokens; derived from the JWT key like nonceKey */
+  flowKey: Buffer;
 }
 
 /** Database, stores and domain services: what the server and the CLI both need. */
@@ -63,7 +67,8 @@ export async function openCore(config: Config, clock: Clock = systemClock()): Pr
     }),
   };
   const nonceKey = Buffer.from(hkdfSync("sha256", jwtKey, "", "sipext digest nonce", 32));
-  return { db, stores, services, location, clock, nonceKey };
+  const flowKey = Buffer.from(hkdfSync("sha256", jwtKey, "", "sipext flow token", 32));
+  return { db, stores, services, location, clock, nonceKey, flowKey };
 }
 
 export interface FirstRun {
@@ -123,15 +128,32 @@ export async function startServer(config: Config, logger: Logger, clock?: Clock)
     const firstRun = await bootstrap(core, config);
     const restored = await core.location.load();
     // Nonces age on the same clock as everything else (tests move it to make a nonce stale).
+    const credentials = storeCredentials(core.stores, config.registrarDomain);
+    const sipLogger = logger.child({ layer: "sip" });
     const nonces = new NonceService({ key: core.nonceKey, now: () => Math.floor(core.clock() / 1000) });
     sip = await startSipServer({
       host: config.sipHost,
       port: config.sipPort,
-      logger: logger.child({ layer: "sip" }),
+      logger: sipLogger,
       nonces,
       clock: core.clock,
+      proxy: ({ port, send, nonInviteServer }) =>
+        new SipProxy({
+          self: { host: config.sipAdvertisedHost, port },
+          registrarDomain: config.registrarDomain,
+          directDomain: config.directDomain,
+          targets: storeCallTargets(core.stores, config.registrarDomain),
+          location: core.location,
+          authenticator: digestAuthenticator(credentials, nonces),
+          nonces,
+          flowKey: core.flowKey,
+          send,
+          nonInviteServer,
+          ringTimeoutMs: config.ringTimeoutS * 1000,
+          logger: sipLogger,
+        }),
       registrar: registrar({
-        credentials: storeCredentials(core.stores, config.registrarDomain),
+        credentials,
         nonces,
         location: core.location,
       }),

@@ -10,6 +10,8 @@ import { unquote } from "./message/grammar.js";
 import { parseMessage } from "./message/parser.js";
 import type { SipRequest } from "./message/types.js";
 import { formatVia, type Via } from "./message/via.js";
+import type { FlowAddress } from "./proxy/flow-token.js";
+import type { SipProxy } from "./proxy/proxy.js";
 import type { Binding } from "./registrar/location.js";
 import type { NonceService } from "./registrar/nonce.js";
 import type { RegisterContact, RegisterOutcome, Registrar } from "./registrar/registrar.js";
@@ -37,6 +39,15 @@ export interface SipServerOptions {
   offerSha256?: boolean;
   /** The clock bindings are stamped with: a 200's `expires` and `Date` are read on it too. */
   clock?: Clock;
+  /** Builds the call-routing proxy once the transports are up (no proxy: calls get 405). */
+  proxy?: (ctx: ProxyContext) => SipProxy;
+}
+
+/** What the proxy gets from the stack: the chosen port, outbound sending, server transactions. */
+export interface ProxyContext {
+  port: number;
+  send(target: FlowAddress, data: Buffer): void;
+  nonInviteServer: NonInviteServerTransactions;
 }
 
 export interface SipStats extends TransportStats {
@@ -51,7 +62,9 @@ export interface SipServer {
   close(): Promise<void>;
 }
 
-const ALLOW = "REGISTER, OPTIONS";
+const LOCAL_ALLOW = "REGISTER, OPTIONS";
+const PROXY_ALLOW =
+  "REGISTER, OPTIONS, INVITE, ACK, CANCEL, BYE, UPDATE, INFO, PRACK, MESSAGE, REFER, NOTIFY, SUBSCRIBE";
 const MAGIC_COOKIE = "z9hG4bK";
 
 function contactLines(bindings: Binding[], now: number): string[] {
@@ -74,6 +87,8 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
   const transactions = new NonInviteServerTransactions();
   const { registrar, nonces, logger } = opts;
   const clock = opts.clock ?? systemClock();
+  let proxy: SipProxy | undefined;
+  const allow = opts.proxy ? PROXY_ALLOW : LOCAL_ALLOW;
 
   function challenge(realm: string, stale: boolean): string[] {
     const nonce = nonces.issue(realm);
@@ -220,13 +235,34 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
     const top = vias?.[0];
     if (!top) return;
     const route = responseRoute(top, flow);
-    if (req.method === "ACK") return; // never answered (RFC 3261 §17.2.3)
     const cseq = getCSeq(req.headers);
     const branch = top.params.get("branch") ?? "";
-    const key = branch.startsWith(MAGIC_COOKIE)
-      ? `${branch}|${top.host}:${top.port ?? ""}|${req.method}`
-      : // RFC 2543 peers: match on the request's identity instead (§17.2.3).
-        `${req.headers.get("Call-ID")}|${cseq?.seq}|${getFrom(req.headers)?.params.get("tag") ?? ""}|${top.host}:${top.port ?? ""}|${req.method}|${req.uri}`;
+    // §17.2.3: an ACK matches its INVITE's transaction, a CANCEL the INVITE's by branch too.
+    const keyFor = (method: string) =>
+      branch.startsWith(MAGIC_COOKIE)
+        ? `${branch}|${top.host}:${top.port ?? ""}|${method}`
+        : // RFC 2543 peers: match on the request's identity instead.
+          `${req.headers.get("Call-ID")}|${cseq?.seq}|${getFrom(req.headers)?.params.get("tag") ?? ""}|${top.host}:${top.port ?? ""}|${method}|${method === "CANCEL" || method === "ACK" ? "" : req.uri}`;
+    if (req.method === "ACK") {
+      // Never answered. The ACK of a non-2xx ends its INVITE transaction here (hop by hop);
+      // the ACK of a 2xx goes on end to end.
+      const invite = proxy?.inviteTransaction(keyFor("INVITE"));
+      if (invite?.receiveAck()) return;
+      if (proxy) void proxy.onAck(req, flow);
+      return;
+    }
+    if (req.method === "INVITE" && proxy) {
+      const key = keyFor("INVITE");
+      const invite = proxy.inviteTransaction(key);
+      if (invite) {
+        stats.retransmissions++;
+        invite.receiveRequestRetransmission();
+        return;
+      }
+      void proxy.onInvite(req, flow, route, key);
+      return;
+    }
+    const key = keyFor(req.method);
     const tx = transactions.receive(key, flow, route.address, route.port);
     if (!tx) {
       stats.retransmissions++;
@@ -245,19 +281,27 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
         void handleRegister(req, flow, tx, route.topVia);
         return;
       case "OPTIONS":
+        if (proxy?.handles(req)) break;
         transactions.respond(
           tx,
           200,
-          buildResponse(req, route.topVia, 200, "OK", [`Allow: ${ALLOW}`, "Accept: application/sdp"], toTag),
+          buildResponse(req, route.topVia, 200, "OK", [`Allow: ${allow}`, "Accept: application/sdp"], toTag),
         );
         return;
-      default:
-        transactions.respond(
-          tx,
-          405,
-          buildResponse(req, route.topVia, 405, "Method Not Allowed", [`Allow: ${ALLOW}`], toTag),
-        );
+      case "CANCEL":
+        if (!proxy) break;
+        proxy.onCancel(req, tx, keyFor("INVITE"), route);
+        return;
     }
+    if (!proxy) {
+      transactions.respond(
+        tx,
+        405,
+        buildResponse(req, route.topVia, 405, "Method Not Allowed", [`Allow: ${allow}`], toTag),
+      );
+      return;
+    }
+    void proxy.onRequest(req, flow, tx, route);
   }
 
   function onMessage(data: Buffer, flow: Flow): void {
@@ -285,6 +329,7 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
         return;
       }
       if (parsed.message.kind === "request") onRequest(parsed.message, flow);
+      else proxy?.onResponse(parsed.message);
     } catch (err) {
       // The parser never throws on input; this guards the stack's own bugs from taking the process.
       stats.garbage++;
@@ -297,6 +342,14 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
     const udp = await startUdp(opts.host, opts.port, onMessage);
     try {
       const tcp = await startTcp(opts.host, udp.port, onMessage, stats, { maxMessageSize });
+      proxy = opts.proxy?.({
+        port: udp.port,
+        nonInviteServer: transactions,
+        send: (target, data) =>
+          target.transport === "TCP"
+            ? tcp.send(target.address, target.port, data)
+            : udp.send(target.address, target.port, data),
+      });
       logger.info({ sipPort: udp.port }, `sipext SIP listening on udp+tcp ${opts.host}:${udp.port}`);
       return {
         port: udp.port,

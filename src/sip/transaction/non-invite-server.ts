@@ -9,8 +9,9 @@
 // every Timer J: a completed one is kept between J and 2J, which only widens the window in
 // which a retransmission is recognised.
 import type { Flow } from "../transport/types.js";
+import { T1 } from "./timers.js";
 
-export const T1_MS = 500;
+export const T1_MS = T1;
 export const TIMER_J_MS = 64 * T1_MS;
 
 type State = "trying" | "proceeding" | "completed";

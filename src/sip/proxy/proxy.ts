@@ -1,0 +1,619 @@
+// The transaction-stateful proxy (RFC 3261 §16) for the two kinds of address sipext answers
+// for: an extension's own address (callers authenticate as an extension of the same customer,
+// 407) and its public direct URI (open to anyone). Calls fork in parallel to every live binding,
+// the first 2xx wins and the other branches are CANCELed, otherwise the best final response is
+// sent (§16.7). The proxy Record-Routes with signed flow tokens of both ends, so in-dialog
+// requests (ACK, BYE, re-INVITE, UPDATE, INFO) come back through it and find each device on the
+// flow it really uses, behind NAT too, without any dialog state here.
+import { randomBytes } from "node:crypto";
+import { formatChallenge, parseAuthHeader } from "../message/auth-header.js";
+import { getCSeq, getVias, parseMaxForwards } from "../message/fields.js";
+import { parseNameAddr } from "../message/name-addr.js";
+import { serialize } from "../message/serializer.js";
+import type { SipRequest, SipResponse } from "../message/types.js";
+import { formatVia } from "../message/via.js";
+import type { DigestAuthenticator } from "../registrar/authenticator.js";
+import type { Binding, LocationService } from "../registrar/location.js";
+import type { NonceService } from "../registrar/nonce.js";
+import { buildResponse, REASONS, type ResponseRoute } from "../response.js";
+import { InviteClientTransaction } from "../transaction/invite-client.js";
+import { InviteServerTransaction } from "../transaction/invite-server.js";
+import { NonInviteClientTransaction } from "../transaction/non-invite-client.js";
+import type { NonInviteServerTransactions, ServerTransaction } from "../transaction/non-invite-server.js";
+import type { Timers } from "../transaction/timers.js";
+import type { Flow } from "../transport/types.js";
+import { type FlowAddress, FlowTokens, sameFlow } from "./flow-token.js";
+import { type CallTargetSource, classifyAddress } from "./targets.js";
+
+export interface ProxyLogger {
+  debug(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface ProxyOptions {
+  /** the address written into our Via and Record-Route */
+  self: { host: string; port: number };
+  registrarDomain: string;
+  directDomain: string;
+  targets: CallTargetSource;
+  location: LocationService;
+  authenticator: DigestAuthenticator;
+  nonces: NonceService;
+  flowKey: Buffer;
+  /** sends bytes toward a flow (UDP datagram, or the TCP connection to that address) */
+  send(target: FlowAddress, data: Buffer): void;
+  /** the stack's non-INVITE server transactions (proxied BYE, CANCEL, ...) */
+  nonInviteServer: NonInviteServerTransactions;
+  /** an unanswered call is given up after this long: branches CANCELed, caller gets 480 */
+  ringTimeoutMs?: number;
+  timers?: Timers;
+  logger: ProxyLogger;
+}
+
+/** Dialog-creating methods get our Record-Route (§16.6 step 4). */
+const DIALOG_CREATING = new Set(["INVITE", "SUBSCRIBE", "REFER", "NOTIFY"]);
+const MAGIC_COOKIE = "z9hG4bK";
+/** the Record-Route URI parameters holding the caller's (a) and callee's (b) flow tokens */
+const FLOW_A = "sxa";
+const FLOW_B = "sxb";
+
+interface Target {
+  uri: string;
+  flow: FlowAddress;
+}
+
+/** Where a request goes, or why not. */
+type Decision =
+  | { kind: "reject"; status: number; reason: string; extra?: string[] }
+  | { kind: "fork"; targets: Target[]; recordRoute: boolean }
+  | { kind: "in-dialog"; destination: FlowAddress; routes: string[] };
+
+interface Branch {
+  tx: InviteClientTransaction;
+  request: SipRequest;
+  target: FlowAddress;
+  provisional: boolean;
+  final: SipResponse | number | undefined;
+  cancelWhenProvisional: boolean;
+  canceled: boolean;
+}
+
+/** The response context of one proxied INVITE (§16.7). */
+interface Call {
+  key: string;
+  server: InviteServerTransaction;
+  request: SipRequest;
+  route: ResponseRoute;
+  branches: Branch[];
+  finalSent: number;
+  canceled: boolean;
+  noAnswer: boolean;
+  ringTimer: NodeJS.Timeout | undefined;
+  toTag: string;
+}
+
+const newBranch = () => `${MAGIC_COOKIE}-sx${randomBytes(9).toString("base64url")}`;
+const topBranch = (m: SipRequest | SipResponse) => getVias(m.headers)?.[0]?.params.get("branch") ?? "";
+
+/** The URI of a Route / Record-Route value, and its parameters. */
+function routeParams(value: string): { uri: string; params: Map<string, string | null> } | undefined {
+  const na = parseNameAddr(value);
+  if (!na?.sipUri) return undefined;
+  return { uri: na.uri, params: na.sipUri.params };
+}
+
+function rank(status: number): number {
+  // §16.7 step 6: 6xx first; then the lowest class; 408/480/487 (our own or a branch's giving up)
+  // lose to a real answer of the same class such as 486 Busy Here.
+  if (status >= 600) return 0;
+  if (status === 408 || status === 480 || status === 487) return status / 100 + 0.5;
+  return status / 100;
+}
+
+export class SipProxy {
+  private readonly calls = new Map<string, Call>();
+  private readonly clients = new Map<string, InviteClientTransaction | NonInviteClientTransaction>();
+  private readonly flows: FlowTokens;
+  private readonly ringTimeoutMs: number;
+  private readonly selfVia: { host: string; port: number };
+
+  constructor(private readonly o: ProxyOptions) {
+    this.flows = new FlowTokens(o.flowKey);
+    this.ringTimeoutMs = o.ringTimeoutMs ?? 180_000;
+    this.selfVia = o.self;
+  }
+
+  /** Is this request for us to route (an extension address, a direct URI or one of our routes)? */
+  handles(req: SipRequest): boolean {
+    if (this.ourRoutes(req).length > 0) return true;
+    const uri = req.requestUri;
+    if (!uri) return false;
+    return (
+      classifyAddress(uri.user, uri.host, this.o.registrarDomain, this.o.directDomain).kind !== "foreign"
+    );
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  /** A new INVITE (retransmissions are matched by the caller through inviteTransaction()). */
+  async onInvite(req: SipRequest, flow: Flow, route: ResponseRoute, key: string): Promise<void> {
+    const server = new InviteServerTransaction({
+      send: (data) => flow.send(data, route.address, route.port),
+      reliable: flow.transport !== "UDP",
+      ...(this.o.timers ? { timers: this.o.timers } : {}),
+      onTerminated: () => this.calls.delete(key),
+    });
+    const call: Call = {
+      key,
+      server,
+      request: req,
+      route,
+      branches: [],
+      finalSent: 0,
+      canceled: false,
+      noAnswer: false,
+      ringTimer: undefined,
+      toTag: randomBytes(6).toString("hex"),
+    };
+    this.calls.set(key, call);
+    // §16.2: a proxy answers 100 Trying to an INVITE it will take a while on.
+    server.respond(100, buildResponse(req, route.topVia, 100, "Trying"));
+    let decision: Decision;
+    try {
+      decision = await this.decide(req, flow);
+    } catch (err) {
+      this.o.logger.warn({ err }, "INVITE routing failed");
+      decision = { kind: "reject", status: 500, reason: "Server Internal Error" };
+    }
+    if (call.canceled) {
+      this.reply(call, 487, "Request Terminated");
+      return;
+    }
+    if (decision.kind === "reject") {
+      this.reply(call, decision.status, decision.reason, decision.extra);
+      return;
+    }
+    const targets =
+      decision.kind === "fork" ? decision.targets : [{ uri: req.uri, flow: decision.destination }];
+    for (const t of targets) this.forkBranch(call, flow, t, decision);
+    if (decision.kind === "fork") {
+      call.ringTimer = setTimeout(() => this.giveUp(call), this.ringTimeoutMs);
+      call.ringTimer.unref();
+    }
+  }
+
+  /** The INVITE server transaction for a retransmitted INVITE or its ACK, if any. */
+  inviteTransaction(key: string): InviteServerTransaction | undefined {
+    return this.calls.get(key)?.server;
+  }
+
+  /** An ACK no server transaction took: the ACK of a 2xx, routed end to end (§16.11 stateless). */
+  async onAck(req: SipRequest, flow: Flow): Promise<void> {
+    const decision = await this.decide(req, flow).catch(() => undefined);
+    if (decision?.kind !== "in-dialog") return; // an ACK is never answered
+    const fwd = this.forwardCopy(req, flow, undefined, decision.destination, decision.routes, false);
+    // Stateless: the branch is derived from the incoming one, so a retransmitted ACK gets the same.
+    this.o.send(decision.destination, serialize(fwd));
+  }
+
+  /** CANCEL of a pending INVITE (§16.10): 200 at once, then the branches are CANCELed. */
+  onCancel(req: SipRequest, tx: ServerTransaction, inviteKey: string, route: ResponseRoute): void {
+    const call = this.calls.get(inviteKey);
+    if (!call) {
+      this.o.nonInviteServer.respond(tx, 481, buildResponse(req, route.topVia, 481, REASONS[481] ?? ""));
+      return;
+    }
+    this.o.nonInviteServer.respond(tx, 200, buildResponse(req, route.topVia, 200, "OK", [], call.toTag));
+    call.canceled = true;
+    if (call.finalSent) return;
+    if (call.branches.length === 0) return; // still routing: onInvite answers 487
+    for (const b of call.branches) this.cancelBranch(b);
+  }
+
+  /** Any other request (BYE, UPDATE, INFO, MESSAGE, ...): forwarded in its own transaction. */
+  async onRequest(req: SipRequest, flow: Flow, tx: ServerTransaction, route: ResponseRoute): Promise<void> {
+    let decision: Decision;
+    try {
+      decision = await this.decide(req, flow);
+    } catch (err) {
+      this.o.logger.warn({ err }, "request routing failed");
+      decision = { kind: "reject", status: 500, reason: "Server Internal Error" };
+    }
+    if (decision.kind === "reject") {
+      const extra = decision.extra ?? [];
+      this.o.nonInviteServer.respond(
+        tx,
+        decision.status,
+        buildResponse(
+          req,
+          route.topVia,
+          decision.status,
+          decision.reason,
+          extra,
+          randomBytes(6).toString("hex"),
+        ),
+      );
+      return;
+    }
+    // An out-of-dialog non-INVITE (MESSAGE, OPTIONS to an extension) goes to the most recently
+    // refreshed device: non-INVITE requests cannot be CANCELed, so they are not forked.
+    const target =
+      decision.kind === "fork"
+        ? decision.targets[decision.targets.length - 1]
+        : { uri: req.uri, flow: decision.destination };
+    if (!target) return;
+    const branch = newBranch();
+    const fwd = this.forwardCopy(
+      req,
+      flow,
+      decision.kind === "fork" ? target.uri : undefined,
+      target.flow,
+      decision.kind === "in-dialog" ? decision.routes : undefined,
+      decision.kind === "fork" && DIALOG_CREATING.has(req.method),
+      branch,
+    );
+    const client = new NonInviteClientTransaction({
+      request: fwd,
+      send: (data) => this.o.send(target.flow, data),
+      reliable: target.flow.transport !== "UDP",
+      ...(this.o.timers ? { timers: this.o.timers } : {}),
+      onTerminated: () => this.clients.delete(`${branch}|${req.method}`),
+      user: {
+        onResponse: (res) => {
+          if (res.status === 100) return;
+          this.o.nonInviteServer.respond(tx, res.status, this.upstream(res));
+        },
+        onTimeout: () => {
+          this.o.nonInviteServer.respond(tx, 408, buildResponse(req, route.topVia, 408, "Request Timeout"));
+        },
+      },
+    });
+    this.clients.set(`${branch}|${req.method}`, client);
+    client.start();
+  }
+
+  // --------------------------------------------------------------- responses
+
+  /** A response from downstream: to its client transaction, by our branch and the CSeq method. */
+  onResponse(res: SipResponse): void {
+    const branch = topBranch(res);
+    const method = getCSeq(res.headers)?.method;
+    if (!branch.startsWith(`${MAGIC_COOKIE}-sx`) || !method) return;
+    const client = this.clients.get(`${branch}|${method}`);
+    if (client) {
+      client.receive(res);
+      return;
+    }
+    // A 2xx retransmitted after its client transaction ended: still passed upstream (§16.7 step 5).
+    if (method === "INVITE" && res.status >= 200 && res.status < 300) {
+      const vias = res.headers.getAll("Via");
+      const next = vias[1] ? getVias(res.headers)?.[1] : undefined;
+      if (!next) return;
+      const addr = next.params.get("received") ?? next.host;
+      const rport = next.params.get("rport");
+      const port = rport ? Number(rport) : (next.port ?? 5060);
+      this.o.send(
+        { transport: next.transport === "TCP" ? "TCP" : "UDP", address: addr, port },
+        this.upstream(res),
+      );
+    }
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  /** The Route values at the top of the request that are ours (verified flow tokens). */
+  private ourRoutes(req: SipRequest): Array<{ a: FlowAddress; b: FlowAddress }> {
+    const out: Array<{ a: FlowAddress; b: FlowAddress }> = [];
+    for (const value of req.headers.getAll("Route")) {
+      const r = routeParams(value);
+      const a = r?.params.get(FLOW_A);
+      const b = r?.params.get(FLOW_B);
+      const fa = a ? this.flows.decode(a) : undefined;
+      const fb = b ? this.flows.decode(b) : undefined;
+      if (!fa || !fb) break;
+      out.push({ a: fa, b: fb });
+    }
+    return out;
+  }
+
+  private async decide(req: SipRequest, flow: Flow): Promise<Decision> {
+    // §16.3 step 3: Max-Forwards.
+    const mfText = req.headers.get("Max-Forwards");
+    const mf = mfText === undefined ? 70 : parseMaxForwards(mfText);
+    if (mf === undefined)
+      return { kind: "reject", status: 400, reason: "Bad Request (Malformed Max-Forwards)" };
+    if (mf === 0) return { kind: "reject", status: 483, reason: "Too Many Hops" };
+
+    // §16.4: our own Route entries are removed; their flow tokens say where the dialog's ends are.
+    const ours = this.ourRoutes(req);
+    const allRoutes = req.headers.getAll("Route");
+    if (ours.length > 0) {
+      const { a, b } = ours[0] as { a: FlowAddress; b: FlowAddress };
+      const from: FlowAddress = {
+        transport: flow.transport,
+        address: flow.remoteAddress,
+        port: flow.remotePort,
+      };
+      // From the caller's side it goes to the callee, and the other way round.
+      const towardCallee = sameFlow(from, a) || (!sameFlow(from, b) && from.address === a.address);
+      return { kind: "in-dialog", destination: towardCallee ? b : a, routes: allRoutes.slice(ours.length) };
+    }
+    if (allRoutes.length > 0) {
+      return { kind: "reject", status: 403, reason: "Forbidden (Route is not through this server)" };
+    }
+
+    const uri = req.requestUri;
+    if (!uri) return { kind: "reject", status: 416, reason: "Unsupported URI Scheme" };
+    const address = classifyAddress(uri.user, uri.host, this.o.registrarDomain, this.o.directDomain);
+    let target: Awaited<ReturnType<CallTargetSource["byDirectHash"]>>;
+    if (address.kind === "direct") {
+      // A public address: no authentication; an old or deleted hash is not found at once.
+      target = await this.o.targets.byDirectHash(address.hash);
+    } else if (address.kind === "extension") {
+      // Callers of an extension's own address are extensions of the same customer (407 first).
+      const authText = req.headers.get("Proxy-Authorization");
+      const parsed = authText === undefined ? undefined : parseAuthHeader(authText);
+      if (authText !== undefined && !parsed) {
+        return { kind: "reject", status: 400, reason: "Bad Request (Malformed Proxy-Authorization)" };
+      }
+      const params = parsed && parsed.scheme.toLowerCase() === "digest" ? parsed.params : undefined;
+      const auth = await this.o.authenticator.authenticate(params, address.domain, req.method);
+      if (!auth.ok) {
+        const nonce = this.o.nonces.issue(address.domain);
+        const challenge = formatChallenge("Digest", [
+          ["realm", address.domain],
+          ["nonce", nonce],
+          ["qop", "auth"],
+          ["algorithm", "MD5"],
+        ]);
+        return {
+          kind: "reject",
+          status: 407,
+          reason: "Proxy Authentication Required",
+          extra: [`Proxy-Authenticate: ${challenge}${auth.stale ? ", stale=true" : ""}`],
+        };
+      }
+      target = await this.o.targets.byAddress(address.domain, address.user);
+    } else {
+      return { kind: "reject", status: 404, reason: "Not Found (not an address of this server)" };
+    }
+    if (!target) return { kind: "reject", status: 404, reason: "Not Found" };
+    const bindings = this.o.location.lookup(target.extensionId).filter((b) => !this.isSelf(b));
+    if (bindings.length === 0) return { kind: "reject", status: 480, reason: "Temporarily Unavailable" };
+    return {
+      kind: "fork",
+      recordRoute: DIALOG_CREATING.has(req.method),
+      targets: bindings.map((b) => ({
+        uri: b.contact,
+        flow: {
+          transport: b.transport === "TCP" ? "TCP" : "UDP",
+          address: b.receivedIp,
+          port: b.receivedPort,
+        },
+      })),
+    };
+  }
+
+  /** A binding that points back at this server would loop (§16.3 step 4). */
+  private isSelf(b: Binding): boolean {
+    return b.receivedPort === this.o.self.port && b.receivedIp === this.o.self.host;
+  }
+
+  /**
+   * §16.6: the copy sent to one target. Request-URI set for a target of ours, Max-Forwards
+   * decremented, our Record-Route (with both flows) for a dialog-creating request, our own
+   * Route entries and our realm's Proxy-Authorization removed, the top Via stamped with
+   * received/rport and our Via on top.
+   */
+  private forwardCopy(
+    req: SipRequest,
+    flow: Flow,
+    requestUri: string | undefined,
+    target: FlowAddress,
+    remainingRoutes: string[] | undefined,
+    recordRoute: boolean,
+    branch = `${MAGIC_COOKIE}-sx${Buffer.from(topBranch(req)).toString("base64url").slice(-24)}`,
+  ): SipRequest {
+    const h = req.headers.clone();
+    const mf = parseMaxForwards(h.get("Max-Forwards") ?? "70") ?? 70;
+    h.set("Max-Forwards", String(mf - 1));
+    if (remainingRoutes !== undefined) {
+      h.remove("Route");
+      for (const r of remainingRoutes) h.append("Route", r);
+    }
+    h.remove("Proxy-Authorization");
+    const vias = h.getAll("Via");
+    h.remove("Via");
+    const stamped = [...vias];
+    const top = getVias(req.headers)?.[0];
+    if (top) {
+      const params = new Map(top.params);
+      if (params.has("rport")) params.set("rport", String(flow.remotePort));
+      const host = top.host.startsWith("[") ? top.host.slice(1, -1) : top.host;
+      if (host !== flow.remoteAddress || params.has("rport")) params.set("received", flow.remoteAddress);
+      stamped[0] = formatVia({ ...top, params });
+    }
+    const ourVia = `SIP/2.0/${target.transport} ${this.selfVia.host}:${this.selfVia.port};branch=${branch};rport`;
+    for (const v of [ourVia, ...stamped].reverse()) h.prepend("Via", v);
+    if (recordRoute) {
+      const from: FlowAddress = {
+        transport: flow.transport,
+        address: flow.remoteAddress,
+        port: flow.remotePort,
+      };
+      const tokens = `;${FLOW_A}=${this.flows.encode(from)};${FLOW_B}=${this.flows.encode(target)}`;
+      const rr = (t: string) => `<sip:${this.selfVia.host}:${this.selfVia.port};transport=${t};lr${tokens}>`;
+      // Transports differ: one entry faces each side (double Record-Route), so each end reaches
+      // us on its own transport; both carry the flows.
+      if (from.transport !== target.transport) h.prepend("Record-Route", rr(from.transport.toLowerCase()));
+      h.prepend("Record-Route", rr(target.transport.toLowerCase()));
+    }
+    return { ...req, uri: requestUri ?? req.uri, headers: h };
+  }
+
+  private forkBranch(call: Call, flow: Flow, t: Target, decision: Decision): void {
+    const branchId = newBranch();
+    const fwd = this.forwardCopy(
+      call.request,
+      flow,
+      decision.kind === "fork" ? t.uri : undefined,
+      t.flow,
+      decision.kind === "in-dialog" ? decision.routes : undefined,
+      decision.kind === "fork" && decision.recordRoute,
+      branchId,
+    );
+    const branch: Branch = {
+      tx: undefined as unknown as InviteClientTransaction, // set just below
+      request: fwd,
+      target: t.flow,
+      provisional: false,
+      final: undefined,
+      cancelWhenProvisional: false,
+      canceled: false,
+    };
+    branch.tx = new InviteClientTransaction({
+      request: fwd,
+      send: (data) => this.o.send(t.flow, data),
+      reliable: t.flow.transport !== "UDP",
+      ...(this.o.timers ? { timers: this.o.timers } : {}),
+      onTerminated: () => this.clients.delete(`${branchId}|INVITE`),
+      user: {
+        onResponse: (res) => this.onBranchResponse(call, branch, res),
+        onTimeout: () => {
+          branch.final = 408;
+          this.maybeFinish(call);
+        },
+      },
+    });
+    call.branches.push(branch);
+    this.clients.set(`${branchId}|INVITE`, branch.tx);
+    branch.tx.start();
+  }
+
+  private onBranchResponse(call: Call, branch: Branch, res: SipResponse): void {
+    if (res.status < 200) {
+      branch.provisional = true;
+      if (branch.cancelWhenProvisional) this.sendCancel(branch);
+      // 100 is hop by hop (§16.7 step 5); other provisionals go upstream until a final went.
+      if (res.status > 100 && !call.finalSent) call.server.respond(res.status, this.upstream(res));
+      return;
+    }
+    if (res.status < 300) {
+      // Every 2xx goes upstream, even after another branch's (§16.7 step 5): the caller ACKs
+      // and hangs up the extra dialogs itself.
+      branch.final = res;
+      if (!call.finalSent || call.finalSent < 300) {
+        call.finalSent = res.status;
+        call.server.respond(res.status, this.upstream(res));
+      }
+      this.stopRinging(call);
+      for (const b of call.branches) if (b !== branch) this.cancelBranch(b);
+      return;
+    }
+    branch.final = res;
+    if (res.status >= 600) for (const b of call.branches) if (b !== branch) this.cancelBranch(b);
+    this.maybeFinish(call);
+  }
+
+  /** When every branch has a final and nothing was sent yet: the best one (§16.7 step 6). */
+  private maybeFinish(call: Call): void {
+    if (call.finalSent) return;
+    const finals = call.branches.map((b) => b.final);
+    if (finals.some((f) => f === undefined)) {
+      // A 6xx does not wait for branches that were CANCELed.
+      const sixxx = finals.find((f) => typeof f === "object" && f.status >= 600);
+      if (!sixxx) return;
+    }
+    this.stopRinging(call);
+    if (call.noAnswer && !call.canceled) {
+      this.reply(call, 480, "Temporarily Unavailable (no answer)");
+      return;
+    }
+    let best: SipResponse | number | undefined;
+    for (const f of finals) {
+      if (f === undefined) continue;
+      const s = typeof f === "number" ? f : f.status;
+      const bs =
+        best === undefined ? Number.POSITIVE_INFINITY : typeof best === "number" ? best : best.status;
+      if (best === undefined || rank(s) < rank(bs)) best = f;
+    }
+    if (best === undefined) {
+      this.reply(call, 480, "Temporarily Unavailable");
+    } else if (typeof best === "number") {
+      this.reply(call, best, REASONS[best] ?? "Request Timeout");
+    } else if (best.status === 503) {
+      // §16.7 step 6: a 503 is not passed on as such (it would stop the caller's other routes).
+      this.reply(call, 500, "Server Internal Error");
+    } else {
+      call.finalSent = best.status;
+      call.server.respond(best.status, this.upstream(best));
+    }
+  }
+
+  private reply(call: Call, status: number, reason: string, extra: string[] = []): void {
+    if (call.finalSent) return;
+    call.finalSent = status;
+    this.stopRinging(call);
+    call.server.respond(
+      status,
+      buildResponse(call.request, call.route.topVia, status, reason, extra, call.toTag),
+    );
+  }
+
+  /** Nobody answered in time: CANCEL every branch; the caller hears 480 (no answer). */
+  private giveUp(call: Call): void {
+    if (call.finalSent) return;
+    call.noAnswer = true;
+    for (const b of call.branches) this.cancelBranch(b);
+    this.maybeFinish(call);
+  }
+
+  private stopRinging(call: Call): void {
+    if (call.ringTimer) clearTimeout(call.ringTimer);
+    call.ringTimer = undefined;
+  }
+
+  /** §16.10 / §9.1: CANCEL a pending branch; before its first provisional, wait for one. */
+  private cancelBranch(b: Branch): void {
+    if (b.final !== undefined || b.canceled) return;
+    if (b.provisional) this.sendCancel(b);
+    else b.cancelWhenProvisional = true;
+  }
+
+  private sendCancel(b: Branch): void {
+    if (b.canceled || b.final !== undefined) return;
+    b.canceled = true;
+    const inv = b.request;
+    const h = inv.headers.clone();
+    // §9.1: same Request-URI, Call-ID, To, From, CSeq number and top Via; method CANCEL.
+    const vias = h.getAll("Via");
+    h.remove("Via");
+    if (vias[0]) h.prepend("Via", vias[0]);
+    const cseq = getCSeq(inv.headers);
+    h.set("CSeq", `${cseq?.seq ?? 1} CANCEL`);
+    h.set("Max-Forwards", "70");
+    for (const name of ["Contact", "Record-Route", "Content-Type", "Supported", "Allow", "Require"])
+      h.remove(name);
+    const cancel: SipRequest = { ...inv, method: "CANCEL", headers: h, body: Buffer.alloc(0) };
+    const branch = topBranch(inv);
+    const client = new NonInviteClientTransaction({
+      request: cancel,
+      send: (data) => this.o.send(b.target, data),
+      reliable: b.target.transport !== "UDP",
+      ...(this.o.timers ? { timers: this.o.timers } : {}),
+      onTerminated: () => this.clients.delete(`${branch}|CANCEL`),
+      user: { onResponse: () => {}, onTimeout: () => {} },
+    });
+    this.clients.set(`${branch}|CANCEL`, client);
+    client.start();
+  }
+
+  /** A response as it goes upstream: without our Via. */
+  private upstream(res: SipResponse): Buffer {
+    const h = res.headers.clone();
+    const vias = h.getAll("Via");
+    h.remove("Via");
+    for (const v of vias.slice(1).reverse()) h.prepend("Via", v);
+    return serialize({ ...res, headers: h });
+  }
+}

@@ -30,9 +30,11 @@ export class FlowTokens {
     const dot = token.indexOf(".");
     if (dot < 1 || token.length > 128) return undefined;
     const text = Buffer.from(token.slice(0, dot), "base64url").toString();
-    const mac = Buffer.from(token.slice(dot + 1), "base64url");
-    const want = this.mac(text);
+    // Compared as text: base64url decoding would forgive trailing characters.
+    const mac = Buffer.from(token.slice(dot + 1));
+    const want = Buffer.from(this.mac(text).toString("base64url"));
     if (mac.length !== want.length || !timingSafeEqual(mac, want)) return undefined;
+    if (Buffer.from(text).toString("base64url") !== token.slice(0, dot)) return undefined;
     const [t, address, port] = text.split("|");
     if ((t !== "t" && t !== "u") || !address || !port || !/^\d{1,5}$/.test(port)) return undefined;
     return { transport: t === "t" ? "TCP" : "UDP", address, port: Number(port) };

@@ -13,6 +13,8 @@ export interface Config {
   sipAdvertisedHost: string;
   /** seconds a call rings before it is given up (480) */
   ringTimeoutS: number;
+  /** offer SHA-256 digest (RFC 8760) after MD5 in every challenge */
+  digestSha256: boolean;
   registrarDomain: string;
   directDomain: string;
   adminUsername: string;
@@ -147,6 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
     sipPort: port(env, "SIPEXT_SIP_PORT", 5060),
     sipAdvertisedHost: advertisedHost(env, host(env, "SIPEXT_SIP_HOST", "0.0.0.0")),
     ringTimeoutS: seconds(env, "SIPEXT_RING_TIMEOUT", 180, 1, 3600),
+    digestSha256: bool(env, "SIPEXT_SIP_DIGEST_SHA256", false),
     registrarDomain: domain(env, "SIPEXT_REGISTRAR_DOMAIN", "registrar.localhost"),
     directDomain: domain(env, "SIPEXT_DIRECT_DOMAIN", "sip.localhost"),
     adminUsername,

@@ -137,6 +137,7 @@ export async function startServer(config: Config, logger: Logger, clock?: Clock)
       logger: sipLogger,
       nonces,
       clock: core.clock,
+      offerSha256: config.digestSha256,
       proxy: ({ port, send, nonInviteServer }) =>
         new SipProxy({
           self: { host: config.sipAdvertisedHost, port },

@@ -134,7 +134,7 @@ describe.each(DATABASES)("malformed SIP on %s", (kind) => {
     it("answers a plain OPTIONS with 200 and the methods it allows", async () => {
       const r = await askUdp({});
       expect(r.status).toBe(200);
-      expect(headerOf(r, "allow")).toBe("REGISTER, OPTIONS");
+      expect(headerOf(r, "allow")).toMatch(/^REGISTER, OPTIONS, INVITE, ACK, CANCEL, BYE\b/);
     });
 
     it("drops a message cut inside its Request-Line, its Via or a header line, counting each as garbage", async () => {
@@ -228,7 +228,7 @@ describe.each(DATABASES)("malformed SIP on %s", (kind) => {
       const r = await askUdp({ method: "FROBNICATE" });
       expect(r.status).toBe(405);
       expect(r.reason).toBe("Method Not Allowed");
-      expect(headerOf(r, "allow")).toBe("REGISTER, OPTIONS");
+      expect(headerOf(r, "allow")).toMatch(/^REGISTER, OPTIONS, INVITE, ACK, CANCEL, BYE\b/);
     });
 
     it("answers a SIP/3.0 request with 505 Version Not Supported", async () => {

@@ -24,6 +24,7 @@ export const REASONS: Record<number, string> = {
   481: "Call/Transaction Does Not Exist",
   500: "Server Internal Error",
   505: "Version Not Supported",
+  513: "Message Too Large",
 };
 
 /** A response to `req`: the request's Via (top one stamped), From, To (tagged), Call-ID, CSeq. */

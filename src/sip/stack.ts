@@ -2,7 +2,6 @@
 // retransmissions, the registrar decides, and the response goes back down the same path
 // (RFC 3261 §18.2.2 with RFC 3581). No SQL and no HTTP here: credentials and bindings come in
 // through the registrar's ports.
-import { randomBytes } from "node:crypto";
 import { type Clock, systemClock } from "../util/time.js";
 import { formatChallenge, parseAuthHeader } from "./message/auth-header.js";
 import { getContacts, getCSeq, getFrom, getTo, getVias, parseDeltaSeconds } from "./message/fields.js";
@@ -12,6 +11,7 @@ import type { SipRequest } from "./message/types.js";
 import { formatVia, type Via } from "./message/via.js";
 import type { FlowAddress } from "./proxy/flow-token.js";
 import type { SipProxy } from "./proxy/proxy.js";
+import { randomHex } from "./random.js";
 import type { Binding } from "./registrar/location.js";
 import type { NonceService } from "./registrar/nonce.js";
 import type { RegisterContact, RegisterOutcome, Registrar } from "./registrar/registrar.js";
@@ -65,6 +65,7 @@ export interface SipServer {
 const LOCAL_ALLOW = "REGISTER, OPTIONS";
 const PROXY_ALLOW =
   "REGISTER, OPTIONS, INVITE, ACK, CANCEL, BYE, UPDATE, INFO, PRACK, MESSAGE, REFER, NOTIFY, SUBSCRIBE";
+const PROXY_METHODS = new Set(PROXY_ALLOW.split(", "));
 const MAGIC_COOKIE = "z9hG4bK";
 
 function contactLines(bindings: Binding[], now: number): string[] {
@@ -208,8 +209,8 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
     flow: Flow,
     tx: ServerTransaction,
     topVia: string,
+    toTag: string,
   ): Promise<void> {
-    const toTag = randomBytes(6).toString("hex");
     const input = readRegister(req, flow);
     if (typeof input === "string") {
       stats.badRequests++;
@@ -268,7 +269,7 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
       stats.retransmissions++;
       return;
     }
-    const toTag = randomBytes(6).toString("hex");
+    const toTag = randomHex(6);
     // RFC 3261 §8.2.2.1: a Request-URI scheme the UAS does not support gets 416 (after the
     // method check of §8.2.1); a registrar binds sip: and sips: addresses only.
     const unsupportedUri = !req.requestUri || (req.method === "REGISTER" && req.requestUri.scheme === "tel");
@@ -278,7 +279,7 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
     }
     switch (req.method) {
       case "REGISTER":
-        void handleRegister(req, flow, tx, route.topVia);
+        void handleRegister(req, flow, tx, route.topVia, toTag);
         return;
       case "OPTIONS":
         if (proxy?.handles(req)) break;
@@ -293,7 +294,10 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
         proxy.onCancel(req, tx, keyFor("INVITE"), route);
         return;
     }
-    if (!proxy) {
+    // A method neither the registrar nor the proxy knows, in a request not for the proxy to route
+    // (the server's own address): the server is the UAS, 405 (§8.2.1). Routed requests are
+    // forwarded whatever their method (§16).
+    if (!proxy || (!PROXY_METHODS.has(req.method) && !proxy.handles(req))) {
       transactions.respond(
         tx,
         405,

@@ -154,7 +154,16 @@ function traceMessage(direction: "sent" | "received", transport: "UDP" | "TCP", 
   };
 }
 
-async function runOnce(opts: SippOptions, localPort: number): Promise<SippResult> {
+/** A SIPp run in the background (a device waiting for calls): its process and, later, its result. */
+export interface SippRun {
+  localPort: number;
+  child: ChildProcess;
+  /** settles when SIPp has ended (at its -timeout, or killed a few seconds later at the latest) */
+  result: Promise<SippResult>;
+}
+
+/** Starts a scenario without waiting for it (one attempt: the local port may turn out taken). */
+export function startSipp(opts: SippOptions, localPort = opts.localPort ?? randomPort()): SippRun {
   const dir = mkdtempSync(join(tmpdir(), "sipext-sipp-"));
   const timeoutS = opts.timeoutS ?? 10;
   const args = [
@@ -188,23 +197,30 @@ async function runOnce(opts: SippOptions, localPort: number): Promise<SippResult
   args.push(...(opts.extraArgs ?? []));
   // SIPp ends itself at -timeout; the kill is for a SIPp that does not.
   const run = spawnBounded("sipp", args, (timeoutS + 5) * 1000);
-  try {
-    const { code, signal, output } = await run.done;
-    const messages = parseTrace(readIfThere(join(dir, "messages.log")));
-    return {
-      exitCode: code,
-      signal,
-      localPort,
-      messages,
-      sent: messages.filter((m) => m.direction === "sent"),
-      received: messages.filter((m) => m.direction === "received"),
-      errors: readIfThere(join(dir, "errors.log")),
-      logs: readIfThere(join(dir, "logs.log")),
-      output,
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const result = (async (): Promise<SippResult> => {
+    try {
+      const { code, signal, output } = await run.done;
+      const messages = parseTrace(readIfThere(join(dir, "messages.log")));
+      return {
+        exitCode: code,
+        signal,
+        localPort,
+        messages,
+        sent: messages.filter((m) => m.direction === "sent"),
+        received: messages.filter((m) => m.direction === "received"),
+        errors: readIfThere(join(dir, "errors.log")),
+        logs: readIfThere(join(dir, "logs.log")),
+        output,
+      };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  })();
+  return { localPort, child: run.child, result };
+}
+
+function runOnce(opts: SippOptions, localPort: number): Promise<SippResult> {
+  return startSipp(opts, localPort).result;
 }
 
 /** Runs a scenario to its end; retries on another random local port when the one picked was taken. */

@@ -56,6 +56,8 @@ const MAGIC_COOKIE = "z9hG4bK";
 /** the Record-Route URI parameters holding the caller's (a) and callee's (b) flow tokens */
 const FLOW_A = "sxa";
 const FLOW_B = "sxb";
+/** The largest UDP payload over IPv4: a request beyond it cannot go to a device on a UDP flow. */
+const MAX_DATAGRAM = 65_507;
 
 interface Target {
   uri: string;
@@ -95,6 +97,14 @@ interface Call {
 const newBranch = () => `${MAGIC_COOKIE}-sx${randomBytes(9).toString("base64url")}`;
 const topBranch = (m: SipRequest | SipResponse) => getVias(m.headers)?.[0]?.params.get("branch") ?? "";
 
+/**
+ * RFC 3261 §18.1.1 would move a large request to TCP, but a device is reachable only on the flow
+ * it registered over: over UDP, a request beyond one datagram cannot be sent at all.
+ */
+function tooLargeFor(target: FlowAddress, req: SipRequest): boolean {
+  return target.transport === "UDP" && serialize(req).length > MAX_DATAGRAM;
+}
+
 /** The URI of a Route / Record-Route value, and its parameters. */
 function routeParams(value: string): { uri: string; params: Map<string, string | null> } | undefined {
   const na = parseNameAddr(value);
@@ -102,11 +112,14 @@ function routeParams(value: string): { uri: string; params: Map<string, string |
   return { uri: na.uri, params: na.sipUri.params };
 }
 
+/** A branch's giving up (a timeout, no answer, our CANCEL) rather than a device's own answer. */
+const GAVE_UP = new Set([408, 480, 487]);
+
 function rank(status: number): number {
   // §16.7 step 6: 6xx first; then the lowest class; 408/480/487 (our own or a branch's giving up)
   // lose to a real answer of the same class such as 486 Busy Here.
   if (status >= 600) return 0;
-  if (status === 408 || status === 480 || status === 487) return status / 100 + 0.5;
+  if (GAVE_UP.has(status)) return status / 100 + 0.5;
   return status / 100;
 }
 
@@ -180,6 +193,8 @@ export class SipProxy {
       call.ringTimer = setTimeout(() => this.giveUp(call), this.ringTimeoutMs);
       call.ringTimer.unref();
     }
+    // Every branch may have failed at once (too large to send).
+    this.maybeFinish(call);
   }
 
   /** The INVITE server transaction for a retransmitted INVITE or its ACK, if any. */
@@ -252,6 +267,10 @@ export class SipProxy {
       decision.kind === "fork" && DIALOG_CREATING.has(req.method),
       branch,
     );
+    if (tooLargeFor(target.flow, fwd)) {
+      this.o.nonInviteServer.respond(tx, 513, buildResponse(req, route.topVia, 513, "Message Too Large"));
+      return;
+    }
     const client = new NonInviteClientTransaction({
       request: fwd,
       send: (data) => this.o.send(target.flow, data),
@@ -471,6 +490,13 @@ export class SipProxy {
       cancelWhenProvisional: false,
       canceled: false,
     };
+    if (tooLargeFor(t.flow, fwd)) {
+      // The branch fails at once instead of retransmitting what can never be sent (onInvite
+      // then finishes the call if no other branch is left).
+      branch.final = 513;
+      call.branches.push(branch);
+      return;
+    }
     branch.tx = new InviteClientTransaction({
       request: fwd,
       send: (data) => this.o.send(t.flow, data),
@@ -525,10 +551,6 @@ export class SipProxy {
       if (!sixxx) return;
     }
     this.stopRinging(call);
-    if (call.noAnswer && !call.canceled) {
-      this.reply(call, 480, "Temporarily Unavailable (no answer)");
-      return;
-    }
     let best: SipResponse | number | undefined;
     for (const f of finals) {
       if (f === undefined) continue;
@@ -536,6 +558,13 @@ export class SipProxy {
       const bs =
         best === undefined ? Number.POSITIVE_INFINITY : typeof best === "number" ? best : best.status;
       if (best === undefined || rank(s) < rank(bs)) best = f;
+    }
+    // Rung out (ring timeout): 480 (no answer), unless a device answered something of its own that
+    // ranks better, such as 486 Busy Here; the 487s of our CANCELs and 408s are no answer.
+    const bestStatus = best === undefined ? undefined : typeof best === "number" ? best : best.status;
+    if (call.noAnswer && !call.canceled && (bestStatus === undefined || GAVE_UP.has(bestStatus))) {
+      this.reply(call, 480, "Temporarily Unavailable (no answer)");
+      return;
     }
     if (best === undefined) {
       this.reply(call, 480, "Temporarily Unavailable");
@@ -560,11 +589,23 @@ export class SipProxy {
     );
   }
 
-  /** Nobody answered in time: CANCEL every branch; the caller hears 480 (no answer). */
+  /**
+   * Nobody answered in time (our Timer C, §16.8): a ringing branch is CANCELed; one without any
+   * provisional response yet counts as 408 at once (it is CANCELed should one still come, §9.1).
+   * The caller hears 480 (no answer).
+   */
   private giveUp(call: Call): void {
     if (call.finalSent) return;
     call.noAnswer = true;
-    for (const b of call.branches) this.cancelBranch(b);
+    for (const b of call.branches) {
+      if (b.final !== undefined || b.canceled) continue;
+      if (b.provisional) {
+        this.sendCancel(b);
+      } else {
+        b.cancelWhenProvisional = true;
+        b.final = 408;
+      }
+    }
     this.maybeFinish(call);
   }
 
@@ -581,7 +622,8 @@ export class SipProxy {
   }
 
   private sendCancel(b: Branch): void {
-    if (b.canceled || b.final !== undefined) return;
+    // A number as final is a branch we gave up on ourselves (giveUp): still CANCELed when it rings.
+    if (b.canceled || typeof b.final === "object") return;
     b.canceled = true;
     const inv = b.request;
     const h = inv.headers.clone();

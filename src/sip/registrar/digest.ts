@@ -1,5 +1,5 @@
 // HTTP Digest for SIP (RFC 3261 §22.4, RFC 7616 §3.4.1, RFC 8760 for SHA-256), qop=auth only.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 
 export type DigestAlgorithm = "MD5" | "SHA-256";
 
@@ -15,10 +15,8 @@ export interface DigestCredentials {
   cnonce: string | undefined;
 }
 
-const hashHex = (alg: DigestAlgorithm, text: string) =>
-  createHash(alg === "MD5" ? "md5" : "sha256")
-    .update(text)
-    .digest("hex");
+// One-shot crypto.hash (Node ≥ 20.12): half the cost of createHash().update().digest().
+const hashHex = (alg: DigestAlgorithm, text: string) => hash(alg === "MD5" ? "md5" : "sha256", text, "hex");
 
 /** The expected `response` for a request, from the stored HA1 (RFC 7616 §3.4.1). */
 export function expectedResponse(ha1: string, method: string, c: DigestCredentials): string {

@@ -4,6 +4,7 @@
 // Nonce-count replay protection (RFC 7616 §3.4: "the server ... SHOULD check ... nonce-count") is
 // per node, in memory, bounded by the nonce lifetime.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomInto } from "../random.js";
 
 export type NonceCheck = "valid" | "stale" | "invalid";
 
@@ -40,7 +41,7 @@ export class NonceService {
   issue(realm: string): string {
     const plain = Buffer.allocUnsafe(PLAIN);
     plain.writeUIntBE(this.now(), 0, 6);
-    randomBytes(6).copy(plain, 6);
+    randomInto(plain, 6, 6);
     return Buffer.concat([plain, this.mac(realm, plain)]).toString("base64url");
   }
 

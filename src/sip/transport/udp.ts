@@ -12,9 +12,14 @@ export interface UdpTransport {
 export async function startUdp(host: string, port: number, onMessage: InboundHandler): Promise<UdpTransport> {
   const socket: Socket = createSocket({ type: isIPv6(host) ? "udp6" : "udp4", reuseAddr: false });
   const send = (data: Buffer, address: string, p: number) => {
-    socket.send(data, p, address, () => {
-      // A send error (unreachable host) is the peer's problem; UDP gives no other answer.
-    });
+    try {
+      socket.send(data, p, address, () => {
+        // A send error (unreachable host) is the peer's problem; UDP gives no other answer.
+      });
+    } catch {
+      // Thrown, not called back, once the socket is closed: a transaction's retransmission timer
+      // firing during shutdown must not take the process down.
+    }
   };
   socket.on("message", (data, rinfo) => {
     const flow: Flow = {

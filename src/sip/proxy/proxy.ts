@@ -20,7 +20,7 @@ import { InviteClientTransaction } from "../transaction/invite-client.js";
 import { InviteServerTransaction } from "../transaction/invite-server.js";
 import { NonInviteClientTransaction } from "../transaction/non-invite-client.js";
 import type { NonInviteServerTransactions, ServerTransaction } from "../transaction/non-invite-server.js";
-import type { Timers } from "../transaction/timers.js";
+import { T1, type Timers } from "../transaction/timers.js";
 import type { Flow } from "../transport/types.js";
 import { type FlowAddress, FlowTokens, sameFlow } from "./flow-token.js";
 import { type CallTargetSource, classifyAddress } from "./targets.js";
@@ -53,6 +53,8 @@ export interface ProxyOptions {
 /** Dialog-creating methods get our Record-Route (§16.6 step 4). */
 const DIALOG_CREATING = new Set(["INVITE", "SUBSCRIBE", "REFER", "NOTIFY"]);
 const MAGIC_COOKIE = "z9hG4bK";
+/** 64*T1: how long a CANCELed branch may go without a final response (§9.1). */
+const CANCEL_GUARD_MS = 64 * T1;
 /** the Record-Route URI parameters holding the caller's (a) and callee's (b) flow tokens */
 const FLOW_A = "sxa";
 const FLOW_B = "sxb";
@@ -71,6 +73,7 @@ type Decision =
   | { kind: "in-dialog"; destination: FlowAddress; routes: string[] };
 
 interface Branch {
+  call: Call;
   tx: InviteClientTransaction;
   request: SipRequest;
   target: FlowAddress;
@@ -482,6 +485,7 @@ export class SipProxy {
       branchId,
     );
     const branch: Branch = {
+      call,
       tx: undefined as unknown as InviteClientTransaction, // set just below
       request: fwd,
       target: t.flow,
@@ -648,6 +652,15 @@ export class SipProxy {
     });
     this.clients.set(`${branch}|CANCEL`, client);
     client.start();
+    // §9.1: a CANCELed INVITE that gets no final within 64*T1 is taken as ended (487), so a
+    // device that accepts the CANCEL and never answers the INVITE cannot hold the call open.
+    const guard = setTimeout(() => {
+      if (b.final !== undefined) return;
+      b.final = 487;
+      b.tx.cancelTimersAndTerminate();
+      this.maybeFinish(b.call);
+    }, CANCEL_GUARD_MS);
+    guard.unref();
   }
 
   /** A response as it goes upstream: without our Via. */

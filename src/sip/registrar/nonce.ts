@@ -1,10 +1,14 @@
 // Self-validating digest nonces (RFC 7616 §3.3: "the nonce ... may contain a timestamp ... and a
-// hash"): base64url(issued-at ms, 6 bytes | random, 6 bytes | HMAC-SHA256(key, realm | those 12
-// bytes) cut to 16 bytes). Any node holding the key can check a nonce: no shared state.
+// hash"): base64url(issued-at ms, 6 bytes | node id, 4 bytes | sequence, 4 bytes |
+// HMAC-SHA256(key, realm | those 14 bytes) cut to 16 bytes). Any node holding the key can check a
+// nonce: no shared state.
 // Nonce-count replay protection (RFC 7616 §3.4: "the server ... SHOULD check ... nonce-count") is
-// per node, in memory, bounded by the nonce lifetime.
+// per node and takes constant memory: the nonces this node issued own a slot of a ring (by their
+// sequence number) holding the highest count accepted, so thousands of registrations per second
+// cost no per-nonce objects. A slot taken over by a newer nonce makes the older one's counts
+// unknown: it is refused and the client is challenged afresh. Another node's nonces are tracked
+// in a small bounded map.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { randomInto } from "../random.js";
 
 export type NonceCheck = "valid" | "stale" | "invalid";
 
@@ -15,23 +19,29 @@ export interface NonceOptions {
   now?: () => number;
 }
 
-const PLAIN = 12;
+const PLAIN = 14;
 const MAC = 16;
+const NONCE_CHARS = Math.ceil(((PLAIN + MAC) * 4) / 3);
+/** 2^21 slots: at 5,000 challenges/s a slot is reused after 7 minutes, past the lifetime. */
+const SLOTS = 1 << 21;
+const MAX_FOREIGN = 100_000;
 
 export class NonceService {
   private readonly key: Buffer;
   readonly lifetimeMs: number;
   private readonly now: () => number;
-  /** nonce → highest nonce-count accepted; swept as nonces expire. */
-  private seen = new Map<string, number>();
-  private previous = new Map<string, number>();
-  private rotatedAt: number;
+  private readonly node = randomBytes(4).readUInt32BE(0);
+  private seq = randomBytes(4).readUInt32BE(0);
+  /** slot → the sequence number of the nonce that owns it, and its highest accepted count */
+  private readonly slotSeq = new Uint32Array(SLOTS);
+  private readonly slotCount = new Uint32Array(SLOTS);
+  /** other nodes' nonces → highest accepted count; dropped whole when full */
+  private foreign = new Map<string, number>();
 
   constructor(opts: NonceOptions) {
     this.key = opts.key;
     this.lifetimeMs = opts.lifetimeMs ?? 5 * 60_000;
     this.now = opts.now ?? Date.now;
-    this.rotatedAt = this.now();
   }
 
   private mac(realm: string, plain: Buffer): Buffer {
@@ -41,12 +51,18 @@ export class NonceService {
   issue(realm: string): string {
     const plain = Buffer.allocUnsafe(PLAIN);
     plain.writeUIntBE(this.now(), 0, 6);
-    randomInto(plain, 6, 6);
+    plain.writeUInt32BE(this.node, 6);
+    const seq = this.seq;
+    this.seq = (this.seq + 1) >>> 0;
+    plain.writeUInt32BE(seq, 10);
+    const slot = seq & (SLOTS - 1);
+    this.slotSeq[slot] = seq;
+    this.slotCount[slot] = 0;
     return Buffer.concat([plain, this.mac(realm, plain)]).toString("base64url");
   }
 
   check(realm: string, nonce: string): NonceCheck {
-    if (nonce.length !== 38) return "invalid";
+    if (nonce.length !== NONCE_CHARS) return "invalid";
     const raw = Buffer.from(nonce, "base64url");
     if (raw.length !== PLAIN + MAC) return "invalid";
     const plain = raw.subarray(0, PLAIN);
@@ -59,18 +75,22 @@ export class NonceService {
 
   /**
    * Accepts a nonce-count once: true when `nc` is higher than every count seen with this nonce.
-   * Two generations of maps, swapped every lifetime, keep memory bounded without a timer.
+   * Call it for a nonce that check() found valid.
    */
   acceptCount(nonce: string, nc: number): boolean {
-    const now = this.now();
-    if (now - this.rotatedAt > this.lifetimeMs) {
-      this.previous = this.seen;
-      this.seen = new Map();
-      this.rotatedAt = now;
+    const raw = Buffer.from(nonce, "base64url");
+    if (raw.length !== PLAIN + MAC || nc < 1 || nc > 0xffffffff) return false;
+    if (raw.readUInt32BE(6) !== this.node) {
+      const last = this.foreign.get(nonce) ?? 0;
+      if (nc <= last) return false;
+      if (this.foreign.size >= MAX_FOREIGN) this.foreign = new Map();
+      this.foreign.set(nonce, nc);
+      return true;
     }
-    const last = this.seen.get(nonce) ?? this.previous.get(nonce) ?? 0;
-    if (nc <= last) return false;
-    this.seen.set(nonce, nc);
+    const seq = raw.readUInt32BE(10);
+    const slot = seq & (SLOTS - 1);
+    if (this.slotSeq[slot] !== seq || nc <= (this.slotCount[slot] ?? 0)) return false;
+    this.slotCount[slot] = nc;
     return true;
   }
 }

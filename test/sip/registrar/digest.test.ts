@@ -108,4 +108,21 @@ describe("nonces", () => {
     expect(a.acceptCount(n, 3)).toBe(true);
     expect(a.acceptCount(n, 2)).toBe(false);
   });
+
+  it("another node's nonce-counts are checked too", () => {
+    const a = new NonceService({ key });
+    const b = new NonceService({ key });
+    const n = a.issue("r");
+    expect(b.check("r", n)).toBe("valid");
+    expect(b.acceptCount(n, 1)).toBe(true);
+    expect(b.acceptCount(n, 1)).toBe(false);
+    expect(a.acceptCount(n, 1)).toBe(true);
+  });
+
+  it("a nonce-count of zero is never accepted", () => {
+    const a = new NonceService({ key });
+    const n = a.issue("r");
+    expect(a.acceptCount(n, 0)).toBe(false);
+    expect(a.acceptCount(n, 1)).toBe(true);
+  });
 });

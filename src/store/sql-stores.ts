@@ -131,6 +131,7 @@ function accessKeyStore(db: Kysely<Database>): AccessKeyStore {
 /** Slots in a query compiled once, replaced by the real values at each execution. */
 const ID_SLOT = "\u0000id";
 const CUSTOMER_SLOT = "\u0000customer_id";
+const NAME_SLOT = "\u0000extension";
 
 function extensionStore(db: Kysely<Database>): ExtensionStore {
   const view = () =>
@@ -145,6 +146,12 @@ function extensionStore(db: Kysely<Database>): ExtensionStore {
   const byId = view()
     .where("extensions.id", "=", ID_SLOT)
     .where("extensions.customer_id", "=", CUSTOMER_SLOT)
+    .compile();
+  // The registrar's hot path (one credential lookup per authenticated REGISTER), compiled once too.
+  const byName = view()
+    .where("extensions.customer_id", "=", CUSTOMER_SLOT)
+    .where("extensions.extension", "=", NAME_SLOT)
+    .where("extensions.tm_delete", "is", null)
     .compile();
   const byIdValues = (customerId: string, id: string) =>
     byId.parameters.map((p) => (p === ID_SLOT ? id : p === CUSTOMER_SLOT ? customerId : p));
@@ -186,12 +193,16 @@ function extensionStore(db: Kysely<Database>): ExtensionStore {
     getLiveByDirectHash: (hash) =>
       one(view().where("extensions.direct_hash", "=", hash).where("extensions.tm_delete", "is", null)),
     getLiveByName: (customerId, extension) =>
-      one(
-        view()
-          .where("extensions.customer_id", "=", customerId)
-          .where("extensions.extension", "=", extension)
-          .where("extensions.tm_delete", "is", null),
-      ),
+      db
+        .executeQuery<ExtensionView>(
+          CompiledQuery.raw(
+            byName.sql,
+            byName.parameters.map((p) =>
+              p === CUSTOMER_SLOT ? customerId : p === NAME_SLOT ? extension : p,
+            ),
+          ),
+        )
+        .then((r) => r.rows[0]),
   };
 }
 

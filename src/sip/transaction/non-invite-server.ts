@@ -48,8 +48,12 @@ export class NonInviteServerTransactions {
       if (tx.last && tx.state !== "trying") flow.send(tx.last, address, port);
       return undefined;
     }
-    const fresh: ServerTransaction = { key, state: "trying", last: undefined, flow, address, port };
-    this.current.set(key, fresh);
+    // The key is made of pieces of the request's text (branch, sent-by), which V8 keeps as views
+    // of the whole message: a flat copy, so a transaction does not hold its request's ~1 KB text
+    // for the 32-64 s it is kept.
+    const own = Buffer.from(key, "utf8").toString("utf8");
+    const fresh: ServerTransaction = { key: own, state: "trying", last: undefined, flow, address, port };
+    this.current.set(own, fresh);
     return fresh;
   }
 

@@ -32,7 +32,7 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 /** The challenge exactly as CONTRACT §7 spells it, for this realm. */
 function challengeRe(realm: string, stale = false): RegExp {
   return new RegExp(
-    `^Digest realm="${escapeRe(realm)}", nonce="[A-Za-z0-9_-]{38}", qop="auth", algorithm=MD5${stale ? ", stale=true" : ""}$`,
+    `^Digest realm="${escapeRe(realm)}", nonce="[A-Za-z0-9_-]{40}", qop="auth", algorithm=MD5${stale ? ", stale=true" : ""}$`,
   );
 }
 

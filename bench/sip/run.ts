@@ -709,6 +709,10 @@ function section(r: Report): string {
       ratio !== undefined && ratio >= RATIO_TARGET ? "met" : "not met"
     })${ratioCaveat(r) ? ` — **caveat: ${ratioCaveat(r)}**` : ""}.`,
     "",
+    "One run's ratio is fragile: on these shared 2-core machines Kamailio's highest passing step moves a lot " +
+      "from run to run (past its capacity, or at one hiccup, it falls into a retransmission storm and fails the " +
+      "step), so compare several runs; sipext's figure moves less.",
+    "",
     "Not the same work: Kamailio (`kamailio.cfg` of run.sh) answers REGISTER statelessly and keeps its " +
       "location table in memory only (usrloc `db_mode` 0); sipext answers in RFC 3261 server transactions, " +
       "kept 32–64 s over UDP to absorb retransmissions (Timer J, two per registration: the RSS above grows " +

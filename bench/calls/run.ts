@@ -855,6 +855,9 @@ interface Step {
   rssKb: number;
   pssKb: number;
   nproc: number;
+  /** UDP datagrams dropped by the kernel (receive queue full) at the proxy's and the callees' socket */
+  proxyDrops: number;
+  calleeDrops: number;
   busyBefore: number;
   busyWarned: boolean;
   /** other benchmarks or test runs on the machine when the step started */
@@ -872,6 +875,21 @@ interface StepTarget {
   calleeChild: Child;
 }
 
+/** Datagrams the kernel dropped for the UDP socket(s) bound to 127.0.0.1:port (receive queue full). */
+function udpDrops(port: number): number {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  let drops = 0;
+  try {
+    for (const line of readFileSync("/proc/net/udp", "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[1]?.endsWith(hex)) drops += Number(f.at(-1) ?? 0);
+    }
+  } catch {
+    // no /proc/net/udp
+  }
+  return drops;
+}
+
 /** One load step: R calls/s for `seconds`, bounded in calls (-m) and time (-timeout, timeout(1)). */
 async function callStep(
   t: StepTarget,
@@ -886,6 +904,7 @@ async function callStep(
   const others = otherBenchmarks().length;
   const stf = join(dir, "stat.csv");
   const errFile = join(dir, "errors.log");
+  const d0 = { proxy: udpDrops(t.port), callee: udpDrops(UAS_PORT) };
   const p0 = t.pid ? treeTicks(t.pid) : 0;
   const u0 = treeTicks(t.calleeChild.pid);
   const c0 = reapedChildTicks();
@@ -930,6 +949,7 @@ async function callStep(
   if (stopping) throw new Error("interrupted");
   const wallS = (performance.now() - w0) / 1000;
   const p1 = t.pid ? treeTicks(t.pid) : 0;
+  const d1 = { proxy: udpDrops(t.port), callee: udpDrops(UAS_PORT) };
   const u1 = treeTicks(t.calleeChild.pid);
   const c1 = reapedChildTicks();
   const m1 = machineJiffies();
@@ -958,6 +978,8 @@ async function callStep(
     rssKb: mem.rssKb,
     pssKb: mem.pssKb,
     nproc: mem.nproc,
+    proxyDrops: t.pid ? d1.proxy - d0.proxy : Number.NaN,
+    calleeDrops: d1.callee - d0.callee,
     busyBefore: quiet.busy,
     busyWarned: quiet.warned,
     others,
@@ -969,7 +991,7 @@ async function callStep(
 function stepLine(s: Step): string {
   return (
     `${s.label} ${String(s.rate).padStart(5)}/s: ok ${s.ok}/${s.calls} (${s.failPct} % failed) retrans ${s.retrans} ` +
-    `achieved ${s.achieved}/s avg INVITE→200 ${s.avgRtMs} ms | proxy CPU ${s.proxyCpuPct} % (${s.proxyUsPerCall} µs/call) callers ${s.callerCpuPct} % ` +
+    `achieved ${s.achieved}/s (UDP drops proxy ${s.proxyDrops} callees ${s.calleeDrops}) avg INVITE→200 ${s.avgRtMs} ms | proxy CPU ${s.proxyCpuPct} % (${s.proxyUsPerCall} µs/call) callers ${s.callerCpuPct} % ` +
     `callees ${s.calleeCpuPct} % machine ${s.machinePct} % (tick-sampled) | proxy RSS ${fmtMiB(s.rssKb)} PSS ${fmtMiB(s.pssKb)} ` +
     `(${s.nproc} proc) | busy before ${s.busyBefore} %${s.others ? `, ${s.others} other benchmark/test process(es) running` : ""} | ${s.pass ? "pass" : "FAIL"}`
   );
@@ -1158,12 +1180,12 @@ function addressing(): string {
 
 function stepsTable(r: Ramp): string[] {
   return [
-    `| ${r.label} target/s | achieved/s | failed % | retrans | avg INVITE→200 ms (SIPp, whole ms) | proxy CPU % | proxy CPU µs/call | callers CPU % | callees CPU % | proxy RSS MiB | busy before % | other runs | pass |`,
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|",
+    `| ${r.label} target/s | achieved/s | failed % | retrans | avg INVITE→200 ms (SIPp, whole ms) | proxy CPU % | proxy CPU µs/call | callers CPU % | callees CPU % | proxy RSS MiB | UDP drops proxy / callees | busy before % | other runs | pass |`,
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|",
     ...r.steps.map(
       (s) =>
         `| ${fmt(s.rate)} | ${fmt(s.achieved)} | ${s.failPct} | ${fmt(s.retrans)} | ${s.avgRtMs} | ${fmt(s.proxyCpuPct)} | ${fmt(s.proxyUsPerCall)} | ` +
-        `${fmt(s.callerCpuPct)} | ${fmt(s.calleeCpuPct)} | ${(s.rssKb / 1024).toFixed(0)} | ${fmt(s.busyBefore)} | ${s.others} | ${s.pass ? "yes" : "no"} |`,
+        `${fmt(s.callerCpuPct)} | ${fmt(s.calleeCpuPct)} | ${(s.rssKb / 1024).toFixed(0)} | ${fmt(s.proxyDrops)} / ${fmt(s.calleeDrops)} | ${fmt(s.busyBefore)} | ${s.others} | ${s.pass ? "yes" : "no"} |`,
     ),
   ];
 }

@@ -207,8 +207,15 @@ export class SipProxy {
 
   /** An ACK no server transaction took: the ACK of a 2xx, routed end to end (§16.11 stateless). */
   async onAck(req: SipRequest, flow: Flow): Promise<void> {
-    const decision = await this.decide(req, flow).catch(() => undefined);
-    if (decision?.kind !== "in-dialog") return; // an ACK is never answered
+    // Awaited exactly as onRequest awaits it (no extra .catch() hop): an ACK and the BYE read
+    // right after it from one TCP segment must leave in the order they came.
+    let decision: Decision | undefined;
+    try {
+      decision = await this.decide(req, flow);
+    } catch {
+      return;
+    }
+    if (decision.kind !== "in-dialog") return; // an ACK is never answered
     const fwd = this.forwardCopy(req, flow, undefined, decision.destination, decision.routes, false);
     // Stateless: the branch is derived from the incoming one, so a retransmitted ACK gets the same.
     this.o.send(decision.destination, serialize(fwd));

@@ -9,7 +9,7 @@ import { accessKeyService } from "./domain/accesskeys.js";
 import { authService } from "./domain/auth.js";
 import { contactService } from "./domain/contacts.js";
 import { extensionService } from "./domain/extensions.js";
-import { aesGcmSealer, loadOrCreateKey } from "./domain/secrets.js";
+import { aesGcmSealer, loadOrCreateKey, rememberingSealer } from "./domain/secrets.js";
 import { tenantService } from "./domain/tenants.js";
 import { storeCallTargets, storeCredentials } from "./registrar-credentials.js";
 import { SipProxy } from "./sip/proxy/proxy.js";
@@ -20,6 +20,7 @@ import { NonceService } from "./sip/registrar/nonce.js";
 import { registrar } from "./sip/registrar/registrar.js";
 import { type SipServer, startSipServer } from "./sip/stack.js";
 import { type Db, openDatabase } from "./store/db.js";
+import { cachingExtensionStore } from "./store/extension-cache.js";
 import type { Stores } from "./store/ports.js";
 import { sqlStores } from "./store/sql-stores.js";
 import { type Clock, systemClock } from "./util/time.js";
@@ -39,8 +40,13 @@ export interface Core {
 /** Database, stores and domain services: what the server and the CLI both need. */
 export async function openCore(config: Config, clock: Clock = systemClock()): Promise<Core> {
   const db = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
-  const stores = sqlStores(db.kysely);
-  const sealer = aesGcmSealer(loadOrCreateKey(config.dataDir, "encryption.key", config.encryptionKey));
+  const sql = sqlStores(db.kysely);
+  // Embedded SQLite has one server as its only writer of extensions: its hot reads can be cached.
+  const stores =
+    db.dialect === "sqlite" ? { ...sql, extensions: cachingExtensionStore(sql.extensions) } : sql;
+  const sealer = rememberingSealer(
+    aesGcmSealer(loadOrCreateKey(config.dataDir, "encryption.key", config.encryptionKey)),
+  );
   const jwtKey = loadOrCreateKey(config.dataDir, "jwt.key", config.jwtSecret);
   const accessKeys = accessKeyService({ accessKeys: stores.accessKeys, clock });
   const location = new LocationService({ store: stores.bindings, clock });

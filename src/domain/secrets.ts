@@ -49,6 +49,34 @@ export function aesGcmSealer(key: Buffer): Sealer {
   };
 }
 
+/** Sealed values whose plaintext is remembered (a few hundred bytes each). */
+export const OPENED_CACHE_SIZE = 16_384;
+
+/**
+ * Remembers what `open` returned. Opening costs a new AES-GCM context (most of a GET
+ * /v1.0/extensions/{id} when passwords are shown); a sealed value has a fresh IV, so it always
+ * opens to the same plaintext and an entry never goes stale. The plaintext stays in this
+ * process's memory only, where the key that opens every value already is; nothing is written.
+ */
+export function rememberingSealer(inner: Sealer, max: number = OPENED_CACHE_SIZE): Sealer {
+  const opened = new Map<string, string>();
+  return {
+    seal: (plain) => inner.seal(plain),
+    open(sealed) {
+      let plain = opened.get(sealed);
+      if (plain === undefined) {
+        plain = inner.open(sealed);
+        if (opened.size >= max) {
+          const first = opened.keys().next().value;
+          if (first !== undefined) opened.delete(first);
+        }
+        opened.set(sealed, plain);
+      }
+      return plain;
+    },
+  };
+}
+
 export const sha256Hex = (text: string) => createHash("sha256").update(text).digest("hex");
 export const md5Hex = (text: string) => createHash("md5").update(text).digest("hex");
 

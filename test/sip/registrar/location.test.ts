@@ -7,6 +7,7 @@ import { type Db, openDatabase } from "../../../src/store/db.js";
 import type { Stores } from "../../../src/store/ports.js";
 import { sqlStores } from "../../../src/store/sql-stores.js";
 import { DATABASES, dropSchema, newSchemaUrl } from "../../helpers/harness.js";
+import { insertTenantRows } from "../../helpers/rows.js";
 
 const T0 = 1_800_000_000_000_000;
 
@@ -27,33 +28,7 @@ describe.each(DATABASES)("location service on %s", (kind) => {
     db = await openDatabase({ dataDir: dir, databaseUrl: url });
     stores = sqlStores(db.kysely);
     // A customer, a domain and an extension for the bindings' foreign key.
-    await db.kysely
-      .insertInto("customers")
-      .values({
-        id: customerId,
-        name: "c",
-        detail: "",
-        email: "",
-        billing_account_id: "",
-        status: "active",
-        tm_create: "2027-01-01 00:00:00.000000",
-        tm_update: null,
-        tm_delete: null,
-      })
-      .execute();
-    await db.kysely
-      .insertInto("domains")
-      .values({
-        id: "00000000-0000-4000-8000-0000000000d1",
-        customer_id: customerId,
-        name: "d",
-        detail: "",
-        domain_name: "c.example",
-        tm_create: "2027-01-01 00:00:00.000000",
-        tm_update: null,
-        tm_delete: null,
-      })
-      .execute();
+    await insertTenantRows(db.kysely, { customerId, domainId: "00000000-0000-4000-8000-0000000000d1" });
     await db.kysely
       .insertInto("extensions")
       .values({

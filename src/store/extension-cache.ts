@@ -1,0 +1,104 @@
+// A read-through memory cache in front of an ExtensionStore, for the three hot reads: GET
+// /v1.0/extensions/{id}, the registrar's credential lookup per REGISTER and the proxy's
+// direct-hash lookup per INVITE. On SQLite each of those reads costs three system calls for the
+// WAL read lock alone (more than the rest of the query), and the rows change rarely.
+//
+// Coherent only while this process is the sole writer of the extensions table: every write goes
+// through `insert`/`update` here and drops the row it touches. That holds for the embedded SQLite
+// database (one server per data directory; the CLI writes customers, users and keys, never
+// extensions), so main.ts puts the cache there and not in front of PostgreSQL, which several
+// nodes may share.
+import type { ExtensionStore, ExtensionView } from "./ports.js";
+
+/** Rows kept (about 0.6 KiB each); past it the row cached first goes first. */
+export const EXTENSION_CACHE_ROWS = 16_384;
+
+const nameKey = (customerId: string, extension: string) => `${customerId}\n${extension}`;
+
+export function cachingExtensionStore(
+  inner: ExtensionStore,
+  maxRows: number = EXTENSION_CACHE_ROWS,
+): ExtensionStore {
+  const rows = new Map<string, ExtensionView>();
+  // Secondary indexes hold live rows only, and only while `rows` holds them.
+  const idByName = new Map<string, string>();
+  const idByHash = new Map<string, string>();
+  // Bumped by every write: a read that started before a write does not cache what it read,
+  // which may be the row as it was before that write.
+  let writes = 0;
+
+  function drop(id: string): void {
+    const row = rows.get(id);
+    if (!row) return;
+    rows.delete(id);
+    if (idByName.get(nameKey(row.customer_id, row.extension)) === id) {
+      idByName.delete(nameKey(row.customer_id, row.extension));
+    }
+    if (idByHash.get(row.direct_hash) === id) idByHash.delete(row.direct_hash);
+  }
+
+  function keep(row: ExtensionView | undefined, readStartedAt: number): void {
+    if (!row || writes !== readStartedAt) return;
+    drop(row.id);
+    if (rows.size >= maxRows) {
+      const oldest = rows.keys().next().value;
+      if (oldest !== undefined) drop(oldest);
+    }
+    rows.set(row.id, row);
+    if (row.tm_delete === null) {
+      idByName.set(nameKey(row.customer_id, row.extension), row.id);
+      idByHash.set(row.direct_hash, row.id);
+    }
+  }
+
+  async function readThrough(read: () => Promise<ExtensionView | undefined>) {
+    const startedAt = writes;
+    const row = await read();
+    keep(row, startedAt);
+    return row;
+  }
+
+  const live = (id: string | undefined) => {
+    const row = id === undefined ? undefined : rows.get(id);
+    return row && row.tm_delete === null ? row : undefined;
+  };
+
+  return {
+    async insert(row) {
+      writes++;
+      drop(row.id);
+      try {
+        await inner.insert(row);
+      } finally {
+        writes++;
+      }
+    },
+    async update(customerId, id, patch) {
+      writes++;
+      drop(id);
+      try {
+        return await inner.update(customerId, id, patch);
+      } finally {
+        // A read that ran while the write was in flight must not cache either.
+        writes++;
+      }
+    },
+    get(customerId, id) {
+      const row = rows.get(id);
+      if (row) return Promise.resolve(row.customer_id === customerId ? row : undefined);
+      return readThrough(() => inner.get(customerId, id));
+    },
+    getLiveByName(customerId, extension) {
+      const row = live(idByName.get(nameKey(customerId, extension)));
+      if (row && row.customer_id === customerId && row.extension === extension) return Promise.resolve(row);
+      return readThrough(() => inner.getLiveByName(customerId, extension));
+    },
+    getLiveByDirectHash(hash) {
+      const row = live(idByHash.get(hash));
+      if (row && row.direct_hash === hash) return Promise.resolve(row);
+      return readThrough(() => inner.getLiveByDirectHash(hash));
+    },
+    list: (customerId, page) => inner.list(customerId, page),
+    latestTmCreate: (customerId) => inner.latestTmCreate(customerId),
+  };
+}

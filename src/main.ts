@@ -35,10 +35,12 @@ export interface Core {
   nonceKey: Buffer;
   /** signs the proxy's flow tokens; derived from the JWT key like nonceKey */
   flowKey: Buffer;
+  /** Writes the bindings still queued, then closes the database. */
+  close(): Promise<void>;
 }
 
 /** Database, stores and domain services: what the server and the CLI both need. */
-export async function openCore(config: Config, clock: Clock = systemClock()): Promise<Core> {
+export async function openCore(config: Config, clock: Clock = systemClock(), logger?: Logger): Promise<Core> {
   const db = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   const sql = sqlStores(db.kysely);
   // Embedded SQLite has one server as its only writer of extensions: its hot reads can be cached.
@@ -49,7 +51,12 @@ export async function openCore(config: Config, clock: Clock = systemClock()): Pr
   );
   const jwtKey = loadOrCreateKey(config.dataDir, "jwt.key", config.jwtSecret);
   const accessKeys = accessKeyService({ accessKeys: stores.accessKeys, clock });
-  const location = new LocationService({ store: stores.bindings, clock });
+  const location = new LocationService({
+    store: stores.bindings,
+    clock,
+    // The binding is live in memory either way; a write the database refused must be heard of.
+    onError: (err) => logger?.error({ err }, "binding write failed"),
+  });
   const services: ApiServices = {
     accessKeys,
     auth: authService({ users: stores.users, accessKeys, jwtKey, clock }),
@@ -74,7 +81,11 @@ export async function openCore(config: Config, clock: Clock = systemClock()): Pr
   };
   const nonceKey = Buffer.from(hkdfSync("sha256", jwtKey, "", "sipext digest nonce", 32));
   const flowKey = Buffer.from(hkdfSync("sha256", jwtKey, "", "sipext flow token", 32));
-  return { db, stores, services, location, clock, nonceKey, flowKey };
+  const close = async () => {
+    await location.flush();
+    await db.close();
+  };
+  return { db, stores, services, location, clock, nonceKey, flowKey, close };
 }
 
 export interface FirstRun {
@@ -119,7 +130,7 @@ export interface Server {
 const SWEEP_MS = 30_000;
 
 export async function startServer(config: Config, logger: Logger, clock?: Clock): Promise<Server> {
-  const core = await openCore(config, clock);
+  const core = await openCore(config, clock, logger);
   let app: FastifyInstance | undefined;
   let sip: SipServer | undefined;
   let sweeper: NodeJS.Timeout | undefined;
@@ -127,8 +138,7 @@ export async function startServer(config: Config, logger: Logger, clock?: Clock)
     clearInterval(sweeper);
     await app?.close();
     await sip?.close();
-    await core.location.flush();
-    await core.db.close();
+    await core.close();
   };
   try {
     const firstRun = await bootstrap(core, config);

@@ -29,7 +29,7 @@ for (let i = 0; i < count; i++) {
   if ((i + 1) % 20_000 === 0) process.stderr.write(`  seeded ${i + 1}/${count}\n`);
 }
 const seconds = (performance.now() - started) / 1000;
-await core.db.close();
+await core.close();
 
 const result: SeedResult = {
   username: first.username,

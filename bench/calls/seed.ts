@@ -87,6 +87,6 @@ try {
   };
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
 } finally {
-  await core.db.close();
+  await core.close();
 }
 process.exit(0);

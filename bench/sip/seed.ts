@@ -77,6 +77,6 @@ try {
   const result: SeedResult = { customers: domains, extensions: users, ms: performance.now() - started };
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
 } finally {
-  await core.db.close();
+  await core.close();
 }
 process.exit(0);

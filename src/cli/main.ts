@@ -66,7 +66,7 @@ async function withCore(
     }
     throw err;
   } finally {
-    await core.db.close();
+    await core.close();
   }
 }
 

@@ -7,7 +7,10 @@
 // Timer J is 64*T1 (32 s) for unreliable transports and 0 for reliable ones (§17.2.2).
 // Instead of one timer per transaction, transactions live in two generations of maps swapped
 // every Timer J: a completed one is kept between J and 2J, which only widens the window in
-// which a retransmission is recognised.
+// which a retransmission is recognised. A completed UDP transaction is kept as its final
+// response alone: a retransmission is answered on its own flow, to the address its own (same)
+// Via gives, so nothing else needs to live the 32-64 s (at thousands of registrations per second
+// those objects were most of the old generation).
 import type { Flow } from "../transport/types.js";
 import { T1 } from "./timers.js";
 
@@ -28,8 +31,9 @@ export interface ServerTransaction {
 }
 
 export class NonInviteServerTransactions {
-  private current = new Map<string, ServerTransaction>();
-  private previous = new Map<string, ServerTransaction>();
+  /** a transaction in progress, or the final response of a completed UDP one */
+  private current = new Map<string, ServerTransaction | Buffer>();
+  private previous = new Map<string, ServerTransaction | Buffer>();
   private rotatedAt = Date.now();
   retransmissionsAbsorbed = 0;
 
@@ -42,10 +46,11 @@ export class NonInviteServerTransactions {
    */
   receive(key: string, flow: Flow, address: string, port: number): ServerTransaction | undefined {
     this.rotate();
-    const tx = this.current.get(key) ?? this.previous.get(key);
-    if (tx) {
+    const known = this.current.get(key) ?? this.previous.get(key);
+    if (known) {
       this.retransmissionsAbsorbed++;
-      if (tx.last && tx.state !== "trying") flow.send(tx.last, address, port);
+      if (Buffer.isBuffer(known)) flow.send(known, address, port);
+      else if (known.last && known.state !== "trying") flow.send(known.last, address, port);
       return undefined;
     }
     // The key is made of pieces of the request's text (branch, sent-by), which V8 keeps as views
@@ -66,6 +71,8 @@ export class NonInviteServerTransactions {
       tx.state = "completed";
       // Reliable transports: Timer J is zero, the transaction ends now (§17.2.2).
       if (tx.flow.transport !== "UDP") this.forget(tx.key);
+      else if (this.current.has(tx.key)) this.current.set(tx.key, data);
+      else if (this.previous.has(tx.key)) this.previous.set(tx.key, data);
     } else {
       tx.state = "proceeding";
     }

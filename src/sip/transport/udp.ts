@@ -31,7 +31,7 @@ class UdpFlow implements Flow {
 
 export async function startUdp(host: string, port: number, onMessage: InboundHandler): Promise<UdpTransport> {
   const socket: Socket = createSocket({ type: isIPv6(host) ? "udp6" : "udp4", reuseAddr: false });
-  const send = (data: Buffer, address: string, p: number) => {
+  const sendNow = (data: Buffer, address: string, p: number) => {
     try {
       socket.send(data, p, address, () => {
         // A send error (unreachable host) is the peer's problem; UDP gives no other answer.
@@ -40,6 +40,20 @@ export async function startUdp(host: string, port: number, onMessage: InboundHan
       // Thrown, not called back, once the socket is closed: a transaction's retransmission timer
       // firing during shutdown must not take the process down.
     }
+  };
+  // Datagrams go out together once the event loop has handled every datagram it read in this
+  // turn (setImmediate runs right after the poll phase), in the order they were sent. A peer
+  // that sleeps between datagrams is then woken once per burst instead of once per datagram:
+  // under load that wake-up, paid inside our sendmsg, was a quarter of a registration's CPU.
+  // The delay is at most one turn of the loop (about a millisecond under load).
+  let outbox: { data: Buffer; address: string; port: number }[] = [];
+  const sendOutbox = () => {
+    const batch = outbox;
+    outbox = [];
+    for (const d of batch) sendNow(d.data, d.address, d.port);
+  };
+  const send = (data: Buffer, address: string, p: number) => {
+    if (outbox.push({ data, address, port: p }) === 1) setImmediate(sendOutbox);
   };
   socket.on("message", (data, rinfo) => onMessage(data, new UdpFlow(rinfo.address, rinfo.port, send)));
   socket.on("error", () => {
@@ -62,6 +76,10 @@ export async function startUdp(host: string, port: number, onMessage: InboundHan
   return {
     port: socket.address().port,
     send: (address, p, data) => send(data, address, p),
-    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        sendOutbox();
+        socket.close(() => resolve());
+      }),
   };
 }

@@ -1,20 +1,16 @@
 // What the SIP benchmark's children print back to the orchestrator (one JSON line each).
 export const RESULT_PREFIX = "BENCH_SIP_RESULT ";
 
-/** The user set of /work/shared/bench/kamailio/users.awk. */
-export const USERS = 10_000;
-export const DOMAINS = 10;
-export const REGISTRAR_DOMAIN = "registrar.example.test";
-
-const pad = (n: number, w: number) => String(n).padStart(w, "0");
-
-/** users.awk's domain prefix `%08d-0000-4000-8000-%012d`: the customer id of tenant d (1..D). */
-export const customerIdOf = (d: number) => `${pad(d, 8)}-0000-4000-8000-${pad(d, 12)}`;
-export const domainOf = (d: number) => `${customerIdOf(d)}.${REGISTRAR_DOMAIN}`;
-export const userOf = (n: number) => `user${pad(n, 6)}`;
-export const passwordOf = (n: number) => `pw${pad(n, 6)}x`;
-/** users.awk: user n belongs to tenant (n-1) % D + 1. */
-export const tenantOf = (n: number, domains = DOMAINS) => ((n - 1) % domains) + 1;
+export {
+  customerIdOf,
+  DOMAINS,
+  domainOf,
+  passwordOf,
+  REGISTRAR_DOMAIN,
+  tenantOf,
+  USERS,
+  userOf,
+} from "../user-set.js";
 
 export interface SeedResult {
   customers: number;

@@ -3,19 +3,14 @@
 //   10 customers whose ids are users.awk's domain prefixes, each with its domain
 //   `<id>.<SIPEXT_REGISTRAR_DOMAIN>`, and 10,000 extensions user%06d / pw%06dx, user n in
 //   customer (n-1) % 10 + 1.
-// Customers with given ids go straight to the store (the public API has no id parameter), with
-// rows built as src/domain/tenants.ts builds them; extensions go through the extension service,
-// so their HA1s are computed exactly as in production.
-import { randomUUID } from "node:crypto";
+// (bench/user-set.ts: customers with given ids straight to the store, extensions through the
+// extension service.)
 import { loadConfig } from "../../src/config.js";
-import type { Principal } from "../../src/domain/principal.js";
 import { openCore } from "../../src/main.js";
-import type { CustomerRow, DomainRow } from "../../src/store/ports.js";
-import { formatMicros } from "../../src/util/time.js";
+import { seedUserSet } from "../user-set.js";
 import {
   customerIdOf,
   DOMAINS,
-  passwordOf,
   RESULT_PREFIX,
   type SeedResult,
   tenantOf,
@@ -30,43 +25,12 @@ const config = loadConfig();
 const core = await openCore(config);
 const started = performance.now();
 try {
-  if ((await core.stores.customers.count()) !== 0) throw new Error(`${config.dataDir} is not empty`);
-  for (let d = 1; d <= domains; d++) {
-    const id = customerIdOf(d);
-    const now = formatMicros(core.clock());
-    const name = `bench tenant ${d}`;
-    const customer: CustomerRow = {
-      id,
-      name,
-      detail: "npm run bench:sip",
-      email: "",
-      billing_account_id: "",
-      status: "active",
-      tm_create: now,
-      tm_update: null,
-      tm_delete: null,
-    };
-    const domain: DomainRow = {
-      id: randomUUID(),
-      customer_id: id,
-      name: `${name} SIP domain`,
-      detail: "",
-      domain_name: `${id}.${config.registrarDomain}`,
-      tm_create: now,
-      tm_update: null,
-      tm_delete: null,
-    };
-    await core.stores.tenants.createTenant(customer, domain, undefined);
-  }
-  for (let n = 1; n <= users; n++) {
-    const principal: Principal = {
-      kind: "user",
-      id: "bench",
-      customerId: customerIdOf(tenantOf(n, domains)),
-      role: "admin",
-    };
-    await core.services.extensions.create(principal, { extension: userOf(n), password: passwordOf(n) });
-  }
+  await seedUserSet(core, {
+    users,
+    domains,
+    registrarDomain: config.registrarDomain,
+    detail: "npm run bench:sip",
+  });
   // The credential lookup the registrar makes, for the first and the last user.
   for (const n of [1, users]) {
     const d = tenantOf(n, domains);

@@ -1,16 +1,6 @@
-// Shared by bench/calls/run.ts and its children: the user set and what a child prints back.
+// Shared by bench/calls/run.ts and its children: what a child prints back (the user set is bench/user-set.ts).
 export const RESULT_PREFIX = "BENCH_CALLS_RESULT ";
 
-export {
-  customerIdOf,
-  DOMAINS,
-  domainOf,
-  passwordOf,
-  REGISTRAR_DOMAIN,
-  tenantOf,
-  USERS,
-  userOf,
-} from "../user-set.js";
 /** SIPEXT_DIRECT_DOMAIN of the benchmark: host of the public direct addresses */
 export const DIRECT_DOMAIN = "direct.example.test";
 

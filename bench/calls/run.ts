@@ -29,6 +29,7 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { DOMAINS, domainOf, passwordOf, REGISTRAR_DOMAIN, tenantOf, USERS, userOf } from "../user-set.js";
 import { type CaptureTimes, inviteTo200, quantile } from "./pcap.js";
 import {
   alive,
@@ -48,18 +49,7 @@ import {
   treeTicks,
   within,
 } from "./proc.js";
-import {
-  DIRECT_DOMAIN,
-  DOMAINS,
-  domainOf,
-  passwordOf,
-  REGISTRAR_DOMAIN,
-  RESULT_PREFIX,
-  type SeedResult,
-  tenantOf,
-  USERS,
-  userOf,
-} from "./protocol.js";
+import { DIRECT_DOMAIN, RESULT_PREFIX, type SeedResult } from "./protocol.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");

@@ -12,8 +12,8 @@
 import { writeFileSync } from "node:fs";
 import { loadConfig } from "../../src/config.js";
 import { openCore } from "../../src/main.js";
-import { seedUserSet } from "../user-set.js";
-import { RESULT_PREFIX, type SeedResult, userOf } from "./protocol.js";
+import { seedUserSet, userOf } from "../user-set.js";
+import { RESULT_PREFIX, type SeedResult } from "./protocol.js";
 
 const users = Number(process.argv[2]);
 const domains = Number(process.argv[3]);

@@ -16,7 +16,8 @@ import { type ContactUpdate, LocationService, type RequestOrigin } from "../../s
 import { DEFAULT_EXPIRES, MAX_EXPIRES } from "../../src/sip/registrar/registrar.js";
 import type { BindingStore } from "../../src/store/ports.js";
 import { systemClock } from "../../src/util/time.js";
-import { domainOf, type MemoryResult, RESULT_PREFIX, tenantOf, userOf } from "./protocol.js";
+import { domainOf, tenantOf, userOf } from "../user-set.js";
+import { type MemoryResult, RESULT_PREFIX } from "./protocol.js";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {

@@ -1,17 +1,6 @@
 // What the SIP benchmark's children print back to the orchestrator (one JSON line each).
 export const RESULT_PREFIX = "BENCH_SIP_RESULT ";
 
-export {
-  customerIdOf,
-  DOMAINS,
-  domainOf,
-  passwordOf,
-  REGISTRAR_DOMAIN,
-  tenantOf,
-  USERS,
-  userOf,
-} from "../user-set.js";
-
 export interface SeedResult {
   customers: number;
   extensions: number;

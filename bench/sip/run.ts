@@ -28,18 +28,9 @@ import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { DOMAINS, domainOf, passwordOf, REGISTRAR_DOMAIN, USERS, userOf } from "../user-set.js";
 import { formatSummary, type ProfileSummary, summarize } from "./cpuprofile-top.js";
-import {
-  DOMAINS,
-  domainOf,
-  type MemoryResult,
-  passwordOf,
-  REGISTRAR_DOMAIN,
-  RESULT_PREFIX,
-  type SeedResult,
-  USERS,
-  userOf,
-} from "./protocol.js";
+import { type MemoryResult, RESULT_PREFIX, type SeedResult } from "./protocol.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const RUN_SH = "/work/shared/bench/kamailio/run.sh";

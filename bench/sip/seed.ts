@@ -7,16 +7,8 @@
 // extension service.)
 import { loadConfig } from "../../src/config.js";
 import { openCore } from "../../src/main.js";
-import { seedUserSet } from "../user-set.js";
-import {
-  customerIdOf,
-  DOMAINS,
-  RESULT_PREFIX,
-  type SeedResult,
-  tenantOf,
-  USERS,
-  userOf,
-} from "./protocol.js";
+import { customerIdOf, DOMAINS, seedUserSet, tenantOf, USERS, userOf } from "../user-set.js";
+import { RESULT_PREFIX, type SeedResult } from "./protocol.js";
 
 const users = Number(process.argv[2] ?? USERS);
 const domains = Number(process.argv[3] ?? DOMAINS);

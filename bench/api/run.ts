@@ -17,6 +17,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import SQLite from "better-sqlite3";
+import { childEnv, within } from "../proc.js";
 import {
   type LoadResult,
   type LoadSpec,
@@ -248,30 +249,8 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   });
 }
 
-async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: gave up after ${Math.round(ms / 1000)} s`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Servers
-
-/** The environment of a child: ours, minus any sipext setting or database that could leak in. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith("SIPEXT_") || k === "DATABASE_URL" || k === "NODE_OPTIONS") continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {

@@ -29,8 +29,6 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { DOMAINS, domainOf, passwordOf, REGISTRAR_DOMAIN, tenantOf, USERS, userOf } from "../user-set.js";
-import { type CaptureTimes, inviteTo200, quantile } from "./pcap.js";
 import {
   alive,
   bounded,
@@ -38,7 +36,7 @@ import {
   descendants,
   HZ,
   killAllChildrenNow,
-  log,
+  logger,
   machineBusy,
   machineJiffies,
   reapedChildTicks,
@@ -48,7 +46,9 @@ import {
   treeMemKb,
   treeTicks,
   within,
-} from "./proc.js";
+} from "../proc.js";
+import { DOMAINS, domainOf, passwordOf, REGISTRAR_DOMAIN, tenantOf, USERS, userOf } from "../user-set.js";
+import { type CaptureTimes, inviteTo200, quantile } from "./pcap.js";
 import { DIRECT_DOMAIN, RESULT_PREFIX, type SeedResult } from "./protocol.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -56,6 +56,7 @@ const ROOT = resolve(HERE, "../..");
 const DEFAULT_BENCHMARKS_MD = join(ROOT, "BENCHMARKS.md");
 const SECTION_BEGIN = "<!-- bench:calls:begin -->";
 const SECTION_END = "<!-- bench:calls:end -->";
+const log = logger("bench:calls");
 const RATIO_TARGET = 0.5;
 /** pids of long-lived children of a run, to stop them when a killed run left them behind */
 const STATE_FILE = "/var/tmp/sipext-bench-calls.pids";
@@ -656,10 +657,7 @@ async function seedSipext(dataDir: string, csv: string): Promise<SeedResult> {
     ["bench/calls/seed.ts", String(users), String(DOMAINS), csv],
     sipextEnv(dataDir),
   );
-  const code = await within(15 * 60_000 + 10_000, "seed", child.exited);
-  const line = child.stdoutLines.find((l) => l.startsWith(RESULT_PREFIX));
-  if (code !== 0 || !line) throw child.failure(`exited with ${code} and no result`);
-  return JSON.parse(line.slice(RESULT_PREFIX.length)) as SeedResult;
+  return child.result<SeedResult>(RESULT_PREFIX, 15 * 60_000 + 10_000);
 }
 
 async function startSipext(dataDir: string): Promise<Proxy> {

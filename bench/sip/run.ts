@@ -9,7 +9,6 @@
 //   4. measures the memory of one binding in the location index (memory.ts, --expose-gc);
 //   5. prints both rates, their ratio, CPU and RSS, and rewrites its section of BENCHMARKS.md.
 // Every child is tracked and stopped (with its descendants, by pid) on exit, error or signal.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import {
@@ -25,9 +24,20 @@ import {
 import { createConnection, createServer } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import {
+  Child,
+  childEnv,
+  descendants,
+  killAllChildrenNow,
+  logger,
+  machineBusy,
+  sh,
+  sleep,
+  stopAllChildren,
+  within,
+} from "../proc.js";
 import { DOMAINS, domainOf, passwordOf, REGISTRAR_DOMAIN, USERS, userOf } from "../user-set.js";
 import { formatSummary, type ProfileSummary, summarize } from "./cpuprofile-top.js";
 import { type MemoryResult, RESULT_PREFIX, type SeedResult } from "./protocol.js";
@@ -128,152 +138,18 @@ function shellQuote(s: string): string {
 // ---------------------------------------------------------------------------------------------
 // Child processes: each one is tracked and stopped with its descendants (by pid) on the way out.
 
-function log(message: string): void {
-  process.stderr.write(`[bench:sip] ${message}\n`);
-}
+const log = logger("bench:sip");
 
-/** Every live descendant of `pid` (children first, found through /proc). */
-function descendants(pid: number): number[] {
-  const parentOf = new Map<number, number[]>();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ")"
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const list = parentOf.get(ppid) ?? [];
-      list.push(Number(name));
-      parentOf.set(ppid, list);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const c of parentOf.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
-}
-
-function signalAll(pids: number[], signal: NodeJS.Signals): void {
-  for (const p of pids) {
-    try {
-      process.kill(p, signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-class Child {
-  readonly proc: ChildProcess;
-  readonly exited: Promise<number | null>;
-  readonly stdoutLines: string[] = [];
-  private readonly stderrTail: string[] = [];
-  private exitCode: number | null | undefined;
-  private readonly lineWaiters = new Set<() => void>();
-
-  constructor(
-    readonly label: string,
-    command: string,
-    argv: string[],
-    opts: { env?: NodeJS.ProcessEnv; forwardStderr?: boolean; stdinPipe?: boolean } = {},
-  ) {
-    // A node child keeps a stdin pipe we never close: orphan-guard.ts ends it if we die.
-    this.proc = spawn(command, argv, {
-      cwd: ROOT,
-      env: opts.env ?? process.env,
-      stdio: [opts.stdinPipe ? "pipe" : "ignore", "pipe", "pipe"],
-    });
-    children.add(this);
-    createInterface({ input: this.proc.stdout! }).on("line", (line) => {
-      this.stdoutLines.push(line);
-      for (const w of this.lineWaiters) w();
-    });
-    createInterface({ input: this.proc.stderr! }).on("line", (line) => {
-      if (opts.forwardStderr) process.stderr.write(`[${label}] ${line}\n`);
-      this.stderrTail.push(line);
-      if (this.stderrTail.length > 40) this.stderrTail.shift();
-    });
-    this.exited = new Promise((resolveExit) => {
-      this.proc.on("exit", (code, signal) => {
-        this.exitCode = code ?? (signal ? -1 : null);
-        children.delete(this);
-        for (const w of this.lineWaiters) w();
-        resolveExit(this.exitCode);
-      });
-      this.proc.on("error", (err) => {
-        this.stderrTail.push(String(err));
-        this.exitCode = -1;
-        children.delete(this);
-        resolveExit(-1);
-      });
-    });
-  }
-
-  get pid(): number {
-    return this.proc.pid ?? -1;
-  }
-
-  get running(): boolean {
-    return this.exitCode === undefined;
-  }
-
-  failure(what: string): Error {
-    const tail = this.stderrTail.length ? `\n  stderr:\n    ${this.stderrTail.join("\n    ")}` : "";
-    return new Error(`${this.label} ${what}${tail}`);
-  }
-
-  /** The JSON after RESULT_PREFIX on stdout, once the child has exited with 0. */
-  async result<T>(timeoutMs: number): Promise<T> {
-    const code = await within(timeoutMs, this.label, this.exited);
-    const line = this.stdoutLines.find((l) => l.startsWith(RESULT_PREFIX));
-    if (code !== 0 || !line) throw this.failure(`exited with ${code} and no result`);
-    return JSON.parse(line.slice(RESULT_PREFIX.length)) as T;
-  }
-
-  /** SIGTERM to the child and its descendants, SIGKILL to whatever is left after `graceMs`. */
-  async stop(graceMs = 15_000): Promise<void> {
-    if (!this.running) return;
-    const tree = [this.pid, ...descendants(this.pid)];
-    signalAll(tree, "SIGTERM");
-    const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && tree.some(alive)) await sleep(100);
-    signalAll(tree.filter(alive), "SIGKILL");
-    await this.exited;
-  }
-
-  /** Synchronous last resort (process exit): SIGKILL the whole tree. */
-  killNow(): void {
-    if (!this.running) return;
-    signalAll([this.pid, ...descendants(this.pid)], "SIGKILL");
-  }
-}
-
-const children = new Set<Child>();
 let tempRoot: string | undefined;
 
 async function cleanup(): Promise<void> {
-  await Promise.all([...children].map((c) => c.stop()));
+  await stopAllChildren();
   if (tempRoot && !args.keep) rmSync(tempRoot, { recursive: true, force: true });
   tempRoot = undefined;
 }
 
 process.on("exit", () => {
-  for (const c of children) c.killNow();
+  killAllChildrenNow();
   if (tempRoot && !args.keep) rmSync(tempRoot, { recursive: true, force: true });
 });
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
@@ -283,63 +159,16 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   });
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: gave up after ${Math.round(ms / 1000)} s`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The environment of a child: ours, minus any sipext setting or database that could leak in. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith("SIPEXT_") || k === "DATABASE_URL" || k === "NODE_OPTIONS") continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
-
 const nodeChild = (label: string, nodeArgs: string[], script: string[], env: NodeJS.ProcessEnv) =>
   new Child(
     label,
     process.execPath,
     [...nodeArgs, "--import", "tsx", "--import", "./bench/sip/orphan-guard.ts", ...script],
-    { env, stdinPipe: true },
+    { cwd: ROOT, env, stdinPipe: true },
   );
 
 // ---------------------------------------------------------------------------------------------
 // The machine
-
-function sh(cmd: string, argv: string[]): string {
-  const r = spawnSync(cmd, argv, { encoding: "utf8", timeout: 10_000 });
-  return `${r.stdout ?? ""}${r.stderr ?? ""}`.trim();
-}
-
-/** Percent of all cores busy over `ms`, from /proc/stat (as run.sh's bg_busy). */
-async function machineBusy(ms = 2_000): Promise<number> {
-  const read = () => {
-    const f = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    const total = f.reduce((a, b) => a + b, 0);
-    const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0);
-    return { busy, total };
-  };
-  const a = read();
-  await sleep(ms);
-  const b = read();
-  return b.total > a.total ? Math.round((100 * (b.busy - a.busy)) / (b.total - a.total)) : 0;
-}
 
 /** The busiest processes that are not ours, for the record of how loaded the machine was. */
 function otherLoad(): string[] {
@@ -454,7 +283,7 @@ async function ramp(label: string, workdir: string, extra: string[]): Promise<Ra
   const started = Date.now();
   const argv = [RUN_SH, "--workdir", workdir, ...extra, ...rampOptions];
   log(`${label}: bash ${argv.map(shellQuote).join(" ")}`);
-  const child = new Child(`${label}-ramp`, "bash", argv, { forwardStderr: true });
+  const child = new Child(`${label}-ramp`, "bash", argv, { cwd: ROOT, forwardStderr: true });
   let code: number | null;
   try {
     code = await within(rampBoundMs(), `${label} ramp`, child.exited);
@@ -780,7 +609,7 @@ async function main(): Promise<void> {
     [],
     ["bench/sip/seed.ts", String(USERS), String(DOMAINS)],
     serverEnv,
-  ).result<SeedResult>(15 * 60_000);
+  ).result<SeedResult>(RESULT_PREFIX, 15 * 60_000);
   log(`  seeded in ${(seed.ms / 1000).toFixed(1)} s`);
 
   // 2. Kamailio's ramp (run.sh starts Kamailio, installing it from apt the first time).
@@ -839,7 +668,7 @@ async function main(): Promise<void> {
       ["--expose-gc"],
       ["bench/sip/memory.ts", String(bindings)],
       childEnv({}),
-    ).result<MemoryResult>(10 * 60_000);
+    ).result<MemoryResult>(RESULT_PREFIX, 10 * 60_000);
   }
 
   // 5. Report.

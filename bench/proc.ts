@@ -1,4 +1,5 @@
-// Child processes of bench:calls and what is measured of them. Every child is tracked and stopped
+// Child processes of the benchmarks (bench:sip, bench:calls) and what is measured of them: CPU
+// ticks, memory, machine load, from /proc. Every child is tracked and stopped
 // with its descendants, by pid, on the way out (exit, error, SIGINT/SIGTERM/SIGHUP); each one is
 // also bounded in time by itself (timeout(1), SIPp -timeout, the orphan guard of node children).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -7,8 +8,21 @@ import { createInterface } from "node:readline";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function log(message: string): void {
-  process.stderr.write(`[bench:calls] ${message}\n`);
+/** A progress logger: lines on stderr, prefixed with the benchmark's name. */
+export const logger =
+  (name: string) =>
+  (message: string): void => {
+    process.stderr.write(`[${name}] ${message}\n`);
+  };
+
+/** The environment of a child: ours, minus any sipext setting or database that could leak in. */
+export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith("SIPEXT_") || k === "DATABASE_URL" || k === "NODE_OPTIONS") continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
 }
 
 export async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
@@ -240,6 +254,14 @@ export class Child {
         check();
       }),
     );
+  }
+
+  /** The JSON after `prefix` on stdout, once the child has exited with 0. */
+  async result<T>(prefix: string, timeoutMs: number): Promise<T> {
+    const code = await within(timeoutMs, this.label, this.exited);
+    const line = this.stdoutLines.find((l) => l.startsWith(prefix));
+    if (code !== 0 || !line) throw this.failure(`exited with ${code} and no result`);
+    return JSON.parse(line.slice(prefix.length)) as T;
   }
 
   /** `signal` to the child and its descendants, SIGKILL to whatever is left after `graceMs`. */

@@ -9,7 +9,7 @@
 // /proc/PID/stat), which noise from other processes moves much less. Prints a summary and updates
 // the API section of BENCHMARKS.md.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -17,6 +17,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import SQLite from "better-sqlite3";
+import { sectionMarkers, writeBenchmarkSection } from "../benchmarks-md.js";
 import { childEnv, within } from "../proc.js";
 import {
   type LoadResult,
@@ -28,8 +29,7 @@ import {
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const BENCHMARKS_MD = join(ROOT, "BENCHMARKS.md");
-const SECTION_BEGIN = "<!-- bench:api:begin -->";
-const SECTION_END = "<!-- bench:api:end -->";
+const { begin: SECTION_BEGIN, end: SECTION_END } = sectionMarkers("api");
 const PAGE_SIZE = 100;
 
 // ---------------------------------------------------------------------------------------------
@@ -671,24 +671,6 @@ function markdownSection(m: Machine, pairs: Pair[], paging: Paging): string {
   ].join("\n");
 }
 
-function writeBenchmarks(section: string): void {
-  let text: string;
-  try {
-    text = readFileSync(BENCHMARKS_MD, "utf8");
-  } catch {
-    text =
-      "# Benchmarks\n\nFigures measured by the scripts under `bench/`; each section is rewritten by its script.\n";
-  }
-  const begin = text.indexOf(SECTION_BEGIN);
-  const end = text.indexOf(SECTION_END);
-  if (begin >= 0 && end > begin) {
-    text = `${text.slice(0, begin)}${section}${text.slice(end + SECTION_END.length)}`;
-  } else {
-    text = `${text.trimEnd()}\n\n${section}\n`;
-  }
-  writeFileSync(BENCHMARKS_MD, text);
-}
-
 // ---------------------------------------------------------------------------------------------
 // The run
 
@@ -848,7 +830,7 @@ async function main(): Promise<void> {
     ].join("\n"),
   );
   if (opts.write) {
-    writeBenchmarks(markdownSection(m, pairs, paging));
+    writeBenchmarkSection(BENCHMARKS_MD, "api", markdownSection(m, pairs, paging));
     log(`updated ${BENCHMARKS_MD}`);
   } else {
     log("BENCHMARKS.md left alone (--quick or --no-write; --write to record)");

@@ -29,6 +29,7 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { sectionMarkers, writeBenchmarkSection } from "../benchmarks-md.js";
 import {
   alive,
   bounded,
@@ -54,8 +55,7 @@ import { DIRECT_DOMAIN, RESULT_PREFIX, type SeedResult } from "./protocol.js";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");
 const DEFAULT_BENCHMARKS_MD = join(ROOT, "BENCHMARKS.md");
-const SECTION_BEGIN = "<!-- bench:calls:begin -->";
-const SECTION_END = "<!-- bench:calls:end -->";
+const { begin: SECTION_BEGIN, end: SECTION_END } = sectionMarkers("calls");
 const log = logger("bench:calls");
 const RATIO_TARGET = 0.5;
 /** pids of long-lived children of a run, to stop them when a killed run left them behind */
@@ -1255,21 +1255,6 @@ function section(r: Report): string {
   ].join("\n");
 }
 
-function writeSection(text: string): void {
-  let doc: string;
-  try {
-    doc = readFileSync(BENCHMARKS_MD, "utf8");
-  } catch {
-    doc =
-      "# Benchmarks\n\nFigures measured by the scripts under `bench/`; each section is rewritten by its script.\n";
-  }
-  const begin = doc.indexOf(SECTION_BEGIN);
-  const end = doc.indexOf(SECTION_END);
-  if (begin >= 0 && end > begin) doc = `${doc.slice(0, begin)}${text}${doc.slice(end + SECTION_END.length)}`;
-  else doc = `${doc.trimEnd()}\n\n${text}\n`;
-  writeFileSync(BENCHMARKS_MD, doc);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Main
 
@@ -1459,7 +1444,7 @@ async function main(): Promise<void> {
   if (ratio !== undefined) process.stdout.write(`ratio_sipext_kamailio=${ratio.toFixed(3)}\n`);
 
   if (write && kamailio && sipext) {
-    writeSection(section(report));
+    writeBenchmarkSection(BENCHMARKS_MD, "calls", section(report));
     log(`updated the calls section of ${BENCHMARKS_MD}`);
   } else {
     log("BENCHMARKS.md left alone (--quick, --no-write or a part skipped; --write to record)");

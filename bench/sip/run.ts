@@ -26,6 +26,7 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { sectionMarkers, writeBenchmarkSection } from "../benchmarks-md.js";
 import {
   Child,
   childEnv,
@@ -45,8 +46,7 @@ import { type MemoryResult, RESULT_PREFIX, type SeedResult } from "./protocol.js
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const RUN_SH = "/work/shared/bench/kamailio/run.sh";
 const BENCHMARKS_MD = join(ROOT, "BENCHMARKS.md");
-const SECTION_BEGIN = "<!-- bench:sip:begin -->";
-const SECTION_END = "<!-- bench:sip:end -->";
+const { begin: SECTION_BEGIN, end: SECTION_END } = sectionMarkers("sip");
 const MEMORY_TARGET_BYTES = 1024;
 const RATIO_TARGET = 0.5;
 
@@ -559,21 +559,6 @@ function section(r: Report): string {
   ].join("\n");
 }
 
-function writeSection(text: string): void {
-  let doc: string;
-  try {
-    doc = readFileSync(BENCHMARKS_MD, "utf8");
-  } catch {
-    doc =
-      "# Benchmarks\n\nFigures measured by the scripts under `bench/`; each section is rewritten by its script.\n";
-  }
-  const begin = doc.indexOf(SECTION_BEGIN);
-  const end = doc.indexOf(SECTION_END);
-  if (begin >= 0 && end > begin) doc = `${doc.slice(0, begin)}${text}${doc.slice(end + SECTION_END.length)}`;
-  else doc = `${doc.trimEnd()}\n\n${text}\n`;
-  writeFileSync(BENCHMARKS_MD, doc);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Main
 
@@ -709,7 +694,7 @@ async function main(): Promise<void> {
   if (memory) process.stdout.write(`bytes_per_binding=${memory.bytesPerBinding}\n`);
 
   if (write && kamailio && sipext) {
-    writeSection(section(report));
+    writeBenchmarkSection(BENCHMARKS_MD, "sip", section(report));
     log(`updated the SIP registrar section of ${BENCHMARKS_MD}`);
   } else {
     log("BENCHMARKS.md left alone (--quick, --profile, --no-write or a part skipped; --write to record)");

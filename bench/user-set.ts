@@ -1,11 +1,10 @@
 // The user set of /work/shared/bench/kamailio/users.awk, shared by bench:sip and bench:calls:
 // user n (1..N) is `user%06d` with password `pw%06dx` in tenant (n-1) % D + 1, whose domain is
 // `%08d-0000-4000-8000-%012d.<REGISTRAR_DOMAIN>` (in sipext: that prefix is the customer id).
-import { randomUUID } from "node:crypto";
 import type { Extension } from "../src/domain/extensions.js";
 import type { Principal } from "../src/domain/principal.js";
+import { tenantRows } from "../src/domain/tenants.js";
 import type { Core } from "../src/main.js";
-import type { CustomerRow, DomainRow } from "../src/store/ports.js";
 import { formatMicros } from "../src/util/time.js";
 
 export const USERS = 10_000;
@@ -24,7 +23,7 @@ export const tenantOf = (n: number, domains = DOMAINS) => ((n - 1) % domains) + 
 
 /**
  * Seeds an empty database with the user set. Customers with given ids go straight to the store
- * (the public API has no id parameter), with rows built as src/domain/tenants.ts builds them;
+ * (the public API has no id parameter), with the rows src/domain/tenants.ts builds;
  * extensions go through the extension service, so their HA1s and direct hashes are made exactly
  * as in production. Returns the extensions, user 1 first.
  */
@@ -34,30 +33,11 @@ export async function seedUserSet(
 ): Promise<Extension[]> {
   if ((await core.stores.customers.count()) !== 0) throw new Error("the database is not empty");
   for (let d = 1; d <= opts.domains; d++) {
-    const id = customerIdOf(d);
-    const now = formatMicros(core.clock());
-    const name = `bench tenant ${d}`;
-    const customer: CustomerRow = {
-      id,
-      name,
-      detail: opts.detail,
-      email: "",
-      billing_account_id: "",
-      status: "active",
-      tm_create: now,
-      tm_update: null,
-      tm_delete: null,
-    };
-    const domain: DomainRow = {
-      id: randomUUID(),
-      customer_id: id,
-      name: `${name} SIP domain`,
-      detail: "",
-      domain_name: `${id}.${opts.registrarDomain}`,
-      tm_create: now,
-      tm_update: null,
-      tm_delete: null,
-    };
+    const { customer, domain } = tenantRows(
+      { id: customerIdOf(d), name: `bench tenant ${d}`, detail: opts.detail, email: "" },
+      opts.registrarDomain,
+      formatMicros(core.clock()),
+    );
     await core.stores.tenants.createTenant(customer, domain, undefined);
   }
   const created: Extension[] = [];

@@ -102,6 +102,33 @@ export const userView = (r: UserRow): User => ({
   tm_delete: apiTime(r.tm_delete),
 });
 
+/** The rows of a new customer and its SIP domain `<id>.<registrar domain>`, created at `now`. */
+export function tenantRows(
+  c: { id: string; name: string; detail: string; email: string },
+  registrarDomain: string,
+  now: string,
+): { customer: CustomerRow; domain: DomainRow } {
+  const customer: CustomerRow = {
+    ...c,
+    billing_account_id: "",
+    status: "active",
+    tm_create: now,
+    tm_update: null,
+    tm_delete: null,
+  };
+  const domain: DomainRow = {
+    id: randomUUID(),
+    customer_id: c.id,
+    name: `${c.name} SIP domain`,
+    detail: "",
+    domain_name: `${c.id}.${registrarDomain}`,
+    tm_create: now,
+    tm_update: null,
+    tm_delete: null,
+  };
+  return { customer, domain };
+}
+
 export function tenantService({ stores, clock, registrarDomain }: TenantServiceDeps) {
   async function userRow(customerId: string, u: NewUser): Promise<UserRow> {
     if (!USERNAME_RE.test(u.username)) {
@@ -131,28 +158,11 @@ export function tenantService({ stores, clock, registrarDomain }: TenantServiceD
   return {
     /** A customer, its SIP domain `<id>.<registrar domain>` and optionally its first admin. */
     async createTenant(t: NewTenant) {
-      const now = formatMicros(clock());
-      const customer: CustomerRow = {
-        id: randomUUID(),
-        name: t.name,
-        detail: t.detail ?? "",
-        email: t.email ?? "",
-        billing_account_id: "",
-        status: "active",
-        tm_create: now,
-        tm_update: null,
-        tm_delete: null,
-      };
-      const domain: DomainRow = {
-        id: randomUUID(),
-        customer_id: customer.id,
-        name: `${t.name} SIP domain`,
-        detail: "",
-        domain_name: `${customer.id}.${registrarDomain}`,
-        tm_create: now,
-        tm_update: null,
-        tm_delete: null,
-      };
+      const { customer, domain } = tenantRows(
+        { id: randomUUID(), name: t.name, detail: t.detail ?? "", email: t.email ?? "" },
+        registrarDomain,
+        formatMicros(clock()),
+      );
       const password = t.admin ? (t.admin.password ?? randomSecret(18)) : undefined;
       const admin =
         t.admin && password !== undefined

@@ -3,7 +3,9 @@
 // with its descendants, by pid, on the way out (exit, error, SIGINT/SIGTERM/SIGHUP); each one is
 // also bounded in time by itself (timeout(1), SIPp -timeout, the orphan guard of node children).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -308,4 +310,53 @@ export function bounded(seconds: number, command: string, argv: string[], signal
     command,
     ...argv,
   ];
+}
+
+export async function portFree(port: number): Promise<boolean> {
+  const tcp = await new Promise<boolean>((r) => {
+    const s = createServer();
+    s.once("error", () => r(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => r(true)));
+  });
+  if (!tcp) return false;
+  return new Promise<boolean>((r) => {
+    const s = createSocket("udp4");
+    s.once("error", () => {
+      s.close();
+      r(false);
+    });
+    s.bind(port, "127.0.0.1", () => s.close(() => r(true)));
+  });
+}
+
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=,-]+$/.test(s) ? s : `"${s.replace(/(["\\$`])/g, "\\$1")}"`;
+}
+
+/** The parent, grandparent, ... of `pid` (npm and tsx start us). */
+export function ancestors(pid: number): number[] {
+  const out: number[] = [];
+  let p = pid;
+  for (let i = 0; i < 64; i++) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      p = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    } catch {
+      break;
+    }
+    if (!(p > 1)) break;
+    out.push(p);
+  }
+  return out;
+}
+
+/** The busiest processes that are not ours, for the record of how loaded the machine was. */
+export function otherLoad(): string[] {
+  const ours = new Set([process.pid, ...descendants(process.pid), ...ancestors(process.pid)]);
+  return sh("ps", ["-eo", "pid,pcpu,etime,args", "--sort=-pcpu", "--no-headers"])
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !ours.has(Number(l.split(/\s+/)[0])) && Number(l.split(/\s+/)[1]) >= 5)
+    .slice(0, 6)
+    .map((l) => (l.length > 150 ? `${l.slice(0, 150)}…` : l));
 }

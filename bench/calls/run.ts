@@ -24,7 +24,6 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,6 +31,7 @@ import { parseArgs } from "node:util";
 import { sectionMarkers, writeBenchmarkSection } from "../benchmarks-md.js";
 import {
   alive,
+  ancestors,
   bounded,
   Child,
   descendants,
@@ -40,8 +40,11 @@ import {
   logger,
   machineBusy,
   machineJiffies,
+  otherLoad,
+  portFree,
   reapedChildTicks,
   sh,
+  shellQuote,
   sleep,
   stopAllChildren,
   treeMemKb,
@@ -179,10 +182,6 @@ const SIPP_CALL_OPTIONS = [
   "1048576",
 ];
 
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=,-]+$/.test(s) ? s : `"${s.replace(/(["\\$`])/g, "\\$1")}"`;
-}
-
 const commandLine = [
   "npm run bench:calls",
   ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2).map(shellQuote)] : []),
@@ -303,34 +302,6 @@ const loadText = () =>
     .map((v) => v.toFixed(2))
     .join(" ");
 
-/** The parent, grandparent, ... of `pid` (npm and tsx start us). */
-function ancestors(pid: number): number[] {
-  const out: number[] = [];
-  let p = pid;
-  for (let i = 0; i < 64; i++) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      p = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    } catch {
-      break;
-    }
-    if (!(p > 1)) break;
-    out.push(p);
-  }
-  return out;
-}
-
-/** The busiest processes that are not ours, for the record of how loaded the machine was. */
-function otherLoad(): string[] {
-  const ours = new Set([process.pid, ...descendants(process.pid), ...ancestors(process.pid)]);
-  return sh("ps", ["-eo", "pid,pcpu,etime,args", "--sort=-pcpu", "--no-headers"])
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l && !ours.has(Number(l.split(/\s+/)[0])) && Number(l.split(/\s+/)[1]) >= 5)
-    .slice(0, 6)
-    .map((l) => (l.length > 150 ? `${l.slice(0, 150)}…` : l));
-}
-
 /** Other benchmarks and test runs on the machine (their command lines), not ours. */
 function otherBenchmarks(): string[] {
   const ours = new Set([process.pid, ...descendants(process.pid), ...ancestors(process.pid)]);
@@ -423,23 +394,6 @@ function install(): void {
   } finally {
     if (madePolicy) rmSync("/usr/sbin/policy-rc.d", { force: true });
   }
-}
-
-async function portFree(port: number): Promise<boolean> {
-  const tcp = await new Promise<boolean>((r) => {
-    const s = createServer();
-    s.once("error", () => r(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => r(true)));
-  });
-  if (!tcp) return false;
-  return new Promise<boolean>((r) => {
-    const s = createSocket("udp4");
-    s.once("error", () => {
-      s.close();
-      r(false);
-    });
-    s.bind(port, "127.0.0.1", () => s.close(() => r(true)));
-  });
 }
 
 // ---------------------------------------------------------------------------------------------

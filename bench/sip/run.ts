@@ -21,7 +21,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,11 +30,13 @@ import { sectionMarkers, writeBenchmarkSection } from "../benchmarks-md.js";
 import {
   Child,
   childEnv,
-  descendants,
   killAllChildrenNow,
   logger,
   machineBusy,
+  otherLoad,
+  portFree,
   sh,
+  shellQuote,
   sleep,
   stopAllChildren,
   within,
@@ -131,10 +133,6 @@ const commandLine = [
   ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2).map(shellQuote)] : []),
 ].join(" ");
 
-function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=-]+$/.test(s) ? s : `"${s.replace(/(["\\$`])/g, "\\$1")}"`;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Child processes: each one is tracked and stopped with its descendants (by pid) on the way out.
 
@@ -169,17 +167,6 @@ const nodeChild = (label: string, nodeArgs: string[], script: string[], env: Nod
 
 // ---------------------------------------------------------------------------------------------
 // The machine
-
-/** The busiest processes that are not ours, for the record of how loaded the machine was. */
-function otherLoad(): string[] {
-  const ours = new Set([process.pid, ...descendants(process.pid)]);
-  return sh("ps", ["-eo", "pid,pcpu,etime,args", "--sort=-pcpu", "--no-headers"])
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l && !ours.has(Number(l.split(/\s+/)[0])) && Number(l.split(/\s+/)[1]) >= 5)
-    .slice(0, 6)
-    .map((l) => (l.length > 150 ? `${l.slice(0, 150)}…` : l));
-}
 
 interface Machine {
   date: string;
@@ -311,23 +298,6 @@ async function ramp(label: string, workdir: string, extra: string[]): Promise<Ra
 
 // ---------------------------------------------------------------------------------------------
 // sipext: a free port check, readiness (SIP OPTIONS), and one authenticated REGISTER
-
-async function portFree(port: number): Promise<boolean> {
-  const tcp = await new Promise<boolean>((r) => {
-    const s = createServer();
-    s.once("error", () => r(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => r(true)));
-  });
-  if (!tcp) return false;
-  return new Promise<boolean>((r) => {
-    const s = createSocket("udp4");
-    s.once("error", () => {
-      s.close();
-      r(false);
-    });
-    s.bind(port, "127.0.0.1", () => s.close(() => r(true)));
-  });
-}
 
 /** Sends `build(localPort)` over UDP and resolves with the first reply (undefined on timeout). */
 function udpExchange(port: number, build: (localPort: number) => string, timeoutMs: number) {

@@ -16,6 +16,7 @@
 import { spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import {
+  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -29,6 +30,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { sectionMarkers, writeBenchmarkSection } from "../benchmarks-md.js";
+import { formatSummary, summarize } from "../cpuprofile-top.js";
 import {
   alive,
   ancestors,
@@ -90,6 +92,7 @@ const { values: args } = parseArgs({
     "no-wait-idle": { type: "boolean" },
     ports: { type: "string" },
     keep: { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
     write: { type: "boolean" },
     "no-write": { type: "boolean" },
     "benchmarks-md": { type: "string" },
@@ -127,8 +130,9 @@ if (args.help) {
       "                        a minute before measuring (default: on, off with --quick)",
       "  --no-install          do not apt-get kamailio, sip-tester, sqlite3, tcpdump when missing",
       "  --skip-kamailio | --skip-sipext | --skip-latency   leave a part out",
+      "  --profile             run sipext under `node --cpu-prof` and print its top self-time functions",
       "  --keep                keep the temp dir (data, CSVs, SIPp statistics and error logs, captures)",
-      "  --write | --no-write  update BENCHMARKS.md or not (default: write unless --quick or a part skipped)",
+      "  --write | --no-write  update BENCHMARKS.md or not (default: write unless --quick, --profile or a part skipped)",
       "  --benchmarks-md FILE  the file to write the section into (default: the repository's BENCHMARKS.md)",
       "",
     ].join("\n"),
@@ -166,7 +170,7 @@ const [KAM_PORT, SIPEXT_PORT, UAS_PORT, UAC_PORT] = portList as [number, number,
 const waitIdle = args["no-wait-idle"] ? false : (args["wait-idle"] ?? !quick);
 const partial = args["skip-kamailio"] || args["skip-sipext"] || args["skip-latency"];
 const BENCHMARKS_MD = resolve(args["benchmarks-md"] ?? DEFAULT_BENCHMARKS_MD);
-const write = args["no-write"] ? false : (args.write ?? (!quick && !partial));
+const write = args["no-write"] ? false : (args.write ?? (!quick && !partial && !args.profile));
 const sippTransport = transport;
 const REGISTER_RATE = quick ? 500 : 1000;
 
@@ -590,11 +594,18 @@ function sipextEnv(dataDir: string): NodeJS.ProcessEnv {
 }
 
 /** A node child: bounded by timeout(1), and ended by orphan-guard.ts when we die. */
-const nodeChild = (label: string, boundS: number, script: string[], env: NodeJS.ProcessEnv) =>
+const nodeChild = (
+  label: string,
+  boundS: number,
+  script: string[],
+  env: NodeJS.ProcessEnv,
+  nodeArgs: string[] = [],
+) =>
   new Child(
     label,
     "setpriv",
     bounded(boundS, process.execPath, [
+      ...nodeArgs,
       "--import",
       "tsx",
       "--import",
@@ -614,8 +625,15 @@ async function seedSipext(dataDir: string, csv: string): Promise<SeedResult> {
   return child.result<SeedResult>(RESULT_PREFIX, 15 * 60_000 + 10_000);
 }
 
-async function startSipext(dataDir: string): Promise<Proxy> {
-  const child = nodeChild("sipext", phaseBoundS(), ["src/cli/main.ts", "serve"], sipextEnv(dataDir));
+async function startSipext(dataDir: string, profDir: string | undefined): Promise<Proxy> {
+  const nodeArgs = profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [];
+  const child = nodeChild(
+    "sipext",
+    phaseBoundS(),
+    ["src/cli/main.ts", "serve"],
+    sipextEnv(dataDir),
+    nodeArgs,
+  );
   await waitForSip(child, SIPEXT_PORT);
   remember(child);
   log(`sipext pid ${child.pid}: udp+tcp 127.0.0.1:${SIPEXT_PORT}`);
@@ -1209,6 +1227,19 @@ function section(r: Report): string {
   ].join("\n");
 }
 
+/** The top self-time functions of sipext's CPU profile (--profile), copied out of the temp dir. */
+function logProfile(profDir: string): void {
+  const file = existsSync(profDir) ? readdirSync(profDir).find((f) => f.endsWith(".cpuprofile")) : undefined;
+  if (!file) {
+    log("no .cpuprofile was written");
+    return;
+  }
+  const kept = join(tmpdir(), "sipext-bench-calls.cpuprofile");
+  copyFileSync(join(profDir, file), kept);
+  log(`sipext CPU profile (${kept}):`);
+  for (const l of formatSummary(summarize(kept, 30)).split("\n")) log(`  ${l}`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 
@@ -1297,7 +1328,8 @@ async function main(): Promise<void> {
   let latencyRate = latencyRateOpt;
   let sipextLatency: Added | undefined;
   if (!args["skip-sipext"]) {
-    const proxy = await startSipext(dataDir);
+    const profDir = args.profile ? join(tempRoot, "cpuprof") : undefined;
+    const proxy = await startSipext(dataDir, profDir);
     proxy.callees = files.sipextCallees;
     await proxyPhase(proxy, files, join(tempRoot, "sipext"), async (t, callees) => {
       sipext = await ramp(t, join(tempRoot as string, "sipext", "ramp"));
@@ -1323,6 +1355,7 @@ async function main(): Promise<void> {
       log(latencyLine(through));
       sipextLatency = added(through, direct);
     });
+    if (profDir) logProfile(profDir);
   }
 
   // 4. Kamailio's latency at the same rate (started again: its ramp may have left it loaded).

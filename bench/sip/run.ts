@@ -27,6 +27,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { sectionMarkers, writeBenchmarkSection } from "../benchmarks-md.js";
+import { formatSummary, type ProfileSummary, summarize } from "../cpuprofile-top.js";
 import {
   Child,
   childEnv,
@@ -42,7 +43,6 @@ import {
   within,
 } from "../proc.js";
 import { DOMAINS, domainOf, passwordOf, REGISTRAR_DOMAIN, USERS, userOf } from "../user-set.js";
-import { formatSummary, type ProfileSummary, summarize } from "./cpuprofile-top.js";
 import { type MemoryResult, RESULT_PREFIX, type SeedResult } from "./protocol.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");

@@ -30,3 +30,9 @@ export function randomInto(target: Buffer, start: number, length: number): void 
   const at = take(length);
   pool.copy(target, start, at, at + length);
 }
+
+/** `bytes` random bytes in base64url, as randomBytes(bytes).toString("base64url"). */
+export function randomBase64url(bytes: number): string {
+  const at = take(bytes);
+  return pool.toString("base64url", at, at + bytes);
+}

@@ -218,9 +218,11 @@ function parse(buf: Buffer, maxSize: number): ParseResult {
     }
     const error = block.error ?? checkHeaders(headers, undefined, bodyBytes);
     if (error) return fail(error);
+    const body = bodyOf();
+    const raw = buf.subarray(start, bodyStart + body.length);
     return {
       ok: true,
-      message: { kind: "response", status, reason, version: "SIP/2.0", headers, body: bodyOf() },
+      message: { kind: "response", status, reason, version: "SIP/2.0", headers, body, raw },
     };
   }
 

@@ -32,6 +32,8 @@ export interface SipResponse {
   version: string;
   headers: SipHeaders;
   body: Buffer;
+  /** the bytes it was parsed from (start line to the end of the body), for relaying it as it came */
+  raw?: Buffer;
 }
 
 export type SipMessage = SipRequest | SipResponse;

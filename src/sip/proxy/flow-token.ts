@@ -3,6 +3,7 @@
 // puts the caller's and the callee's flows into its Record-Route, so every in-dialog request
 // finds both devices again, even behind NAT, without any dialog state on the proxy.
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { detach } from "../../util/strings.js";
 import type { TransportName } from "../transport/types.js";
 
 export interface FlowAddress {
@@ -12,8 +13,18 @@ export interface FlowAddress {
 }
 
 const MAC_BYTES = 9;
+/**
+ * Every call encodes two tokens and every in-dialog request checks two, an HMAC each; the same
+ * few flows (a device, a trunk) recur in call after call, so the answers are remembered, up to
+ * this many of each kind (then forgotten all at once: a miss only costs the HMAC again).
+ */
+const REMEMBERED = 10_000;
 
 export class FlowTokens {
+  private readonly encoded = new Map<string, string>();
+  /** tokens that verified, and their flow (a forged token is never remembered) */
+  private readonly decoded = new Map<string, Readonly<FlowAddress>>();
+
   constructor(private readonly key: Buffer) {}
 
   private mac(text: string): Buffer {
@@ -22,11 +33,24 @@ export class FlowTokens {
 
   encode(flow: FlowAddress): string {
     const text = `${flow.transport === "TCP" ? "t" : "u"}|${flow.address}|${flow.port}`;
-    return `${Buffer.from(text).toString("base64url")}.${this.mac(text).toString("base64url")}`;
+    const known = this.encoded.get(text);
+    if (known !== undefined) return known;
+    const token = `${Buffer.from(text).toString("base64url")}.${this.mac(text).toString("base64url")}`;
+    remember(this.encoded, detach(text), token);
+    return token;
   }
 
   /** The flow of a token this proxy made; undefined when it is malformed or forged. */
-  decode(token: string): FlowAddress | undefined {
+  decode(token: string): Readonly<FlowAddress> | undefined {
+    const known = this.decoded.get(token);
+    if (known) return known;
+    const flow = this.verify(token);
+    // The token is cut from a request's text: the copy remembered must not hold the message.
+    if (flow) remember(this.decoded, detach(token), flow);
+    return flow;
+  }
+
+  private verify(token: string): FlowAddress | undefined {
     const dot = token.indexOf(".");
     if (dot < 1 || token.length > 128) return undefined;
     const text = Buffer.from(token.slice(0, dot), "base64url").toString();
@@ -39,6 +63,11 @@ export class FlowTokens {
     if ((t !== "t" && t !== "u") || !address || !port || !/^\d{1,5}$/.test(port)) return undefined;
     return { transport: t === "t" ? "TCP" : "UDP", address, port: Number(port) };
   }
+}
+
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  if (map.size >= REMEMBERED) map.clear();
+  map.set(key, value);
 }
 
 export const sameFlow = (a: FlowAddress, b: FlowAddress) =>

@@ -5,19 +5,23 @@
 // sent (§16.7). The proxy Record-Routes with signed flow tokens of both ends, so in-dialog
 // requests (ACK, BYE, re-INVITE, UPDATE, INFO) come back through it and find each device on the
 // flow it really uses, behind NAT too, without any dialog state here.
-import { randomBytes } from "node:crypto";
+
+import { detach } from "../../util/strings.js";
 import { formatChallenge, parseAuthHeader } from "../message/auth-header.js";
 import { getCSeq, getVias, parseMaxForwards } from "../message/fields.js";
 import { parseNameAddr } from "../message/name-addr.js";
+import { removeTopVia } from "../message/raw-edit.js";
 import { serialize } from "../message/serializer.js";
 import type { SipRequest, SipResponse } from "../message/types.js";
 import { formatVia } from "../message/via.js";
+import { randomBase64url, randomHex } from "../random.js";
 import type { DigestAuthenticator } from "../registrar/authenticator.js";
 import type { Binding, LocationService } from "../registrar/location.js";
 import type { NonceService } from "../registrar/nonce.js";
 import { buildResponse, REASONS, type ResponseRoute } from "../response.js";
+import { ExpiringMap } from "../transaction/expiring-map.js";
 import { InviteClientTransaction } from "../transaction/invite-client.js";
-import { InviteServerTransaction } from "../transaction/invite-server.js";
+import { InviteServerTransaction, TIMER_L } from "../transaction/invite-server.js";
 import { NonInviteClientTransaction } from "../transaction/non-invite-client.js";
 import type { NonInviteServerTransactions, ServerTransaction } from "../transaction/non-invite-server.js";
 import { T1, type Timers } from "../transaction/timers.js";
@@ -72,23 +76,37 @@ type Decision =
   | { kind: "fork"; targets: Target[]; recordRoute: boolean }
   | { kind: "in-dialog"; destination: FlowAddress; routes: string[] };
 
+// A call outlives its answer by 32 s (the transactions' Timers L and M, RFC 6026), thousands of
+// calls at a busy proxy's call rate: what only the routing needs (the messages) is dropped as
+// soon as it is no longer needed, and a call answered with a 2xx whose branches are all over is
+// retired to its key alone (see retire()).
+
 interface Branch {
   call: Call;
-  tx: InviteClientTransaction;
-  request: SipRequest;
+  /** undefined for a branch that failed before it was sent (513) */
+  tx: InviteClientTransaction | undefined;
+  /** the INVITE as sent, while the branch may still need CANCELing (§9.1 builds from it) */
+  request: SipRequest | undefined;
   target: FlowAddress;
   provisional: boolean;
-  final: SipResponse | number | undefined;
+  /** the branch's outcome: a device's final status, or our own (408, 487, 513) */
+  status: number | undefined;
+  /** true when the device sent a final of its own (then there is nothing to CANCEL) */
+  answered: boolean;
+  /** the device's 300-699, kept until the call's final is chosen (§16.7 step 6 may relay it) */
+  response: SipResponse | undefined;
   cancelWhenProvisional: boolean;
   canceled: boolean;
 }
 
 /** The response context of one proxied INVITE (§16.7). */
 interface Call {
+  /** the INVITE server transaction's key (a detached copy) */
   key: string;
   server: InviteServerTransaction;
-  request: SipRequest;
-  route: ResponseRoute;
+  /** the INVITE and where its responses go, until the final response was sent */
+  request: SipRequest | undefined;
+  topVia: string | undefined;
   branches: Branch[];
   finalSent: number;
   canceled: boolean;
@@ -97,15 +115,15 @@ interface Call {
   toTag: string;
 }
 
-const newBranch = () => `${MAGIC_COOKIE}-sx${randomBytes(9).toString("base64url")}`;
+const newBranch = () => `${MAGIC_COOKIE}-sx${randomBase64url(9)}`;
 const topBranch = (m: SipRequest | SipResponse) => getVias(m.headers)?.[0]?.params.get("branch") ?? "";
 
 /**
  * RFC 3261 §18.1.1 would move a large request to TCP, but a device is reachable only on the flow
  * it registered over: over UDP, a request beyond one datagram cannot be sent at all.
  */
-function tooLargeFor(target: FlowAddress, req: SipRequest): boolean {
-  return target.transport === "UDP" && serialize(req).length > MAX_DATAGRAM;
+function tooLargeFor(target: FlowAddress, bytes: Buffer): boolean {
+  return target.transport === "UDP" && bytes.length > MAX_DATAGRAM;
 }
 
 /** The URI of a Route / Record-Route value, and its parameters. */
@@ -126,8 +144,22 @@ function rank(status: number): number {
   return status / 100;
 }
 
+/** How the stack sees an INVITE server transaction: retransmissions and ACKs matched to it. */
+export type InviteMatch = Pick<InviteServerTransaction, "receiveRequestRetransmission" | "receiveAck">;
+
+/**
+ * A retired call's INVITE server transaction, in RFC 6026's Accepted state: retransmissions of
+ * the INVITE are absorbed, and the ACK of the 2xx is not the transaction's (the proxy routes it).
+ */
+const ACCEPTED: InviteMatch = {
+  receiveRequestRetransmission() {},
+  receiveAck: () => false,
+};
+
 export class SipProxy {
   private readonly calls = new Map<string, Call>();
+  /** the keys of retired calls, for the rest of their Timer L */
+  private readonly answered = new ExpiringMap<true>(TIMER_L);
   private readonly clients = new Map<string, InviteClientTransaction | NonInviteClientTransaction>();
   private readonly flows: FlowTokens;
   private readonly ringTimeoutMs: number;
@@ -152,9 +184,12 @@ export class SipProxy {
   // ---------------------------------------------------------------- requests
 
   /** A new INVITE (retransmissions are matched by the caller through inviteTransaction()). */
-  async onInvite(req: SipRequest, flow: Flow, route: ResponseRoute, key: string): Promise<void> {
+  async onInvite(req: SipRequest, flow: Flow, route: ResponseRoute, inviteKey: string): Promise<void> {
+    // The key is built of pieces of the INVITE's text: kept 32 s, it must not hold the message.
+    const key = detach(inviteKey);
+    const { address, port } = route;
     const server = new InviteServerTransaction({
-      send: (data) => flow.send(data, route.address, route.port),
+      send: (data) => flow.send(data, address, port),
       reliable: flow.transport !== "UDP",
       ...(this.o.timers ? { timers: this.o.timers } : {}),
       onTerminated: () => this.calls.delete(key),
@@ -163,13 +198,13 @@ export class SipProxy {
       key,
       server,
       request: req,
-      route,
+      topVia: route.topVia,
       branches: [],
       finalSent: 0,
       canceled: false,
       noAnswer: false,
       ringTimer: undefined,
-      toTag: randomBytes(6).toString("hex"),
+      toTag: randomHex(6),
     };
     this.calls.set(key, call);
     // §16.2: a proxy answers 100 Trying to an INVITE it will take a while on.
@@ -191,7 +226,7 @@ export class SipProxy {
     }
     const targets =
       decision.kind === "fork" ? decision.targets : [{ uri: req.uri, flow: decision.destination }];
-    for (const t of targets) this.forkBranch(call, flow, t, decision);
+    for (const t of targets) this.forkBranch(call, req, flow, t, decision);
     if (decision.kind === "fork") {
       call.ringTimer = setTimeout(() => this.giveUp(call), this.ringTimeoutMs);
       call.ringTimer.unref();
@@ -201,8 +236,8 @@ export class SipProxy {
   }
 
   /** The INVITE server transaction for a retransmitted INVITE or its ACK, if any. */
-  inviteTransaction(key: string): InviteServerTransaction | undefined {
-    return this.calls.get(key)?.server;
+  inviteTransaction(key: string): InviteMatch | undefined {
+    return this.calls.get(key)?.server ?? (this.answered.has(key) ? ACCEPTED : undefined);
   }
 
   /** An ACK no server transaction took: the ACK of a 2xx, routed end to end (§16.11 stateless). */
@@ -225,7 +260,14 @@ export class SipProxy {
   onCancel(req: SipRequest, tx: ServerTransaction, inviteKey: string, route: ResponseRoute): void {
     const call = this.calls.get(inviteKey);
     if (!call) {
-      this.o.nonInviteServer.respond(tx, 481, buildResponse(req, route.topVia, 481, REASONS[481] ?? ""));
+      // A retired call was answered: its response context is over, nothing is left to CANCEL.
+      const status = this.answered.has(inviteKey) ? 200 : 481;
+      const reason = REASONS[status] ?? "";
+      this.o.nonInviteServer.respond(
+        tx,
+        status,
+        buildResponse(req, route.topVia, status, reason, [], randomHex(6)),
+      );
       return;
     }
     this.o.nonInviteServer.respond(tx, 200, buildResponse(req, route.topVia, 200, "OK", [], call.toTag));
@@ -249,14 +291,7 @@ export class SipProxy {
       this.o.nonInviteServer.respond(
         tx,
         decision.status,
-        buildResponse(
-          req,
-          route.topVia,
-          decision.status,
-          decision.reason,
-          extra,
-          randomBytes(6).toString("hex"),
-        ),
+        buildResponse(req, route.topVia, decision.status, decision.reason, extra, randomHex(6)),
       );
       return;
     }
@@ -277,16 +312,19 @@ export class SipProxy {
       decision.kind === "fork" && DIALOG_CREATING.has(req.method),
       branch,
     );
-    if (tooLargeFor(target.flow, fwd)) {
+    const bytes = serialize(fwd);
+    if (tooLargeFor(target.flow, bytes)) {
       this.o.nonInviteServer.respond(tx, 513, buildResponse(req, route.topVia, 513, "Message Too Large"));
       return;
     }
+    const clientKey = `${branch}|${detach(req.method)}`;
     const client = new NonInviteClientTransaction({
       request: fwd,
+      bytes,
       send: (data) => this.o.send(target.flow, data),
       reliable: target.flow.transport !== "UDP",
       ...(this.o.timers ? { timers: this.o.timers } : {}),
-      onTerminated: () => this.clients.delete(`${branch}|${req.method}`),
+      onTerminated: () => this.clients.delete(clientKey),
       user: {
         onResponse: (res) => {
           if (res.status === 100) return;
@@ -297,7 +335,7 @@ export class SipProxy {
         },
       },
     });
-    this.clients.set(`${branch}|${req.method}`, client);
+    this.clients.set(clientKey, client);
     client.start();
   }
 
@@ -480,10 +518,10 @@ export class SipProxy {
     return { ...req, uri: requestUri ?? req.uri, headers: h };
   }
 
-  private forkBranch(call: Call, flow: Flow, t: Target, decision: Decision): void {
+  private forkBranch(call: Call, req: SipRequest, flow: Flow, t: Target, decision: Decision): void {
     const branchId = newBranch();
     const fwd = this.forwardCopy(
-      call.request,
+      req,
       flow,
       decision.kind === "fork" ? t.uri : undefined,
       t.flow,
@@ -493,23 +531,27 @@ export class SipProxy {
     );
     const branch: Branch = {
       call,
-      tx: undefined as unknown as InviteClientTransaction, // set just below
+      tx: undefined,
       request: fwd,
       target: t.flow,
       provisional: false,
-      final: undefined,
+      status: undefined,
+      answered: false,
+      response: undefined,
       cancelWhenProvisional: false,
       canceled: false,
     };
-    if (tooLargeFor(t.flow, fwd)) {
+    call.branches.push(branch);
+    const bytes = serialize(fwd);
+    if (tooLargeFor(t.flow, bytes)) {
       // The branch fails at once instead of retransmitting what can never be sent (onInvite
       // then finishes the call if no other branch is left).
-      branch.final = 513;
-      call.branches.push(branch);
+      this.endBranch(branch, 513);
       return;
     }
-    branch.tx = new InviteClientTransaction({
+    const tx = new InviteClientTransaction({
       request: fwd,
+      bytes,
       send: (data) => this.o.send(t.flow, data),
       reliable: t.flow.transport !== "UDP",
       ...(this.o.timers ? { timers: this.o.timers } : {}),
@@ -517,14 +559,21 @@ export class SipProxy {
       user: {
         onResponse: (res) => this.onBranchResponse(call, branch, res),
         onTimeout: () => {
-          branch.final = 408;
+          this.endBranch(branch, 408);
           this.maybeFinish(call);
+          this.maybeRetire(call);
         },
       },
     });
-    call.branches.push(branch);
-    this.clients.set(`${branchId}|INVITE`, branch.tx);
-    branch.tx.start();
+    branch.tx = tx;
+    this.clients.set(`${branchId}|INVITE`, tx);
+    tx.start();
+  }
+
+  /** A branch's outcome is known and its transaction is over: nothing is left to CANCEL. */
+  private endBranch(b: Branch, status: number): void {
+    b.status = status;
+    b.request = undefined;
   }
 
   private onBranchResponse(call: Call, branch: Branch, res: SipResponse): void {
@@ -535,69 +584,89 @@ export class SipProxy {
       if (res.status > 100 && !call.finalSent) call.server.respond(res.status, this.upstream(res));
       return;
     }
+    branch.answered = true;
+    this.endBranch(branch, res.status);
     if (res.status < 300) {
       // Every 2xx goes upstream, even after another branch's (§16.7 step 5): the caller ACKs
       // and hangs up the extra dialogs itself.
-      branch.final = res;
       if (!call.finalSent || call.finalSent < 300) {
-        call.finalSent = res.status;
+        this.sent(call, res.status);
         call.server.respond(res.status, this.upstream(res));
       }
       this.stopRinging(call);
       for (const b of call.branches) if (b !== branch) this.cancelBranch(b);
+      this.maybeRetire(call);
       return;
     }
-    branch.final = res;
+    if (!call.finalSent) branch.response = res;
     if (res.status >= 600) for (const b of call.branches) if (b !== branch) this.cancelBranch(b);
     this.maybeFinish(call);
+    this.maybeRetire(call);
+  }
+
+  /**
+   * A call answered with a 2xx whose branches are all over keeps only its key (in `answered`)
+   * for the rest of Timer L: that is all RFC 6026's Accepted states still do here. A retransmitted
+   * INVITE is absorbed by the key, and a 2xx retransmitted by a device goes upstream statelessly
+   * (onResponse), as its Accepted client transaction would have passed it. Branches that ended
+   * with a 300-699 keep their Completed client transaction (Timer D: it ACKs retransmissions).
+   */
+  private maybeRetire(call: Call): void {
+    if (call.finalSent < 200 || call.finalSent >= 300) return;
+    if (call.branches.some((b) => b.status === undefined)) return;
+    for (const b of call.branches) if (b.tx?.state === "accepted") b.tx.cancelTimersAndTerminate();
+    this.stopRinging(call);
+    call.server.cancelTimersAndTerminate(); // its onTerminated forgets the call
+    this.answered.add(call.key, true);
   }
 
   /** When every branch has a final and nothing was sent yet: the best one (§16.7 step 6). */
   private maybeFinish(call: Call): void {
     if (call.finalSent) return;
-    const finals = call.branches.map((b) => b.final);
-    if (finals.some((f) => f === undefined)) {
-      // A 6xx does not wait for branches that were CANCELed.
-      const sixxx = finals.find((f) => typeof f === "object" && f.status >= 600);
-      if (!sixxx) return;
-    }
+    // A 6xx does not wait for branches that were CANCELed.
+    const sixxx = call.branches.some((b) => b.status !== undefined && b.status >= 600);
+    if (!sixxx && call.branches.some((b) => b.status === undefined)) return;
     this.stopRinging(call);
-    let best: SipResponse | number | undefined;
-    for (const f of finals) {
-      if (f === undefined) continue;
-      const s = typeof f === "number" ? f : f.status;
-      const bs =
-        best === undefined ? Number.POSITIVE_INFINITY : typeof best === "number" ? best : best.status;
-      if (best === undefined || rank(s) < rank(bs)) best = f;
+    let best: Branch | undefined;
+    for (const b of call.branches) {
+      if (b.status === undefined) continue;
+      if (best === undefined || rank(b.status) < rank(best.status as number)) best = b;
     }
     // Rung out (ring timeout): 480 (no answer), unless a device answered something of its own that
     // ranks better, such as 486 Busy Here; the 487s of our CANCELs and 408s are no answer.
-    const bestStatus = best === undefined ? undefined : typeof best === "number" ? best : best.status;
+    const bestStatus = best?.status;
     if (call.noAnswer && !call.canceled && (bestStatus === undefined || GAVE_UP.has(bestStatus))) {
       this.reply(call, 480, "Temporarily Unavailable (no answer)");
       return;
     }
-    if (best === undefined) {
+    const response = best?.response;
+    if (bestStatus === undefined) {
       this.reply(call, 480, "Temporarily Unavailable");
-    } else if (typeof best === "number") {
-      this.reply(call, best, REASONS[best] ?? "Request Timeout");
-    } else if (best.status === 503) {
+    } else if (!response) {
+      this.reply(call, bestStatus, REASONS[bestStatus] ?? "Request Timeout");
+    } else if (bestStatus === 503) {
       // §16.7 step 6: a 503 is not passed on as such (it would stop the caller's other routes).
       this.reply(call, 500, "Server Internal Error");
     } else {
-      call.finalSent = best.status;
-      call.server.respond(best.status, this.upstream(best));
+      this.sent(call, bestStatus);
+      call.server.respond(bestStatus, this.upstream(response));
     }
   }
 
   private reply(call: Call, status: number, reason: string, extra: string[] = []): void {
-    if (call.finalSent) return;
-    call.finalSent = status;
+    const { request, topVia } = call;
+    if (call.finalSent || !request || topVia === undefined) return;
+    this.sent(call, status);
     this.stopRinging(call);
-    call.server.respond(
-      status,
-      buildResponse(call.request, call.route.topVia, status, reason, extra, call.toTag),
-    );
+    call.server.respond(status, buildResponse(request, topVia, status, reason, extra, call.toTag));
+  }
+
+  /** The call's final response goes upstream: what only choosing and building it needed is let go. */
+  private sent(call: Call, status: number): void {
+    call.finalSent = status;
+    call.request = undefined;
+    call.topVia = undefined;
+    for (const b of call.branches) b.response = undefined;
   }
 
   /**
@@ -609,12 +678,12 @@ export class SipProxy {
     if (call.finalSent) return;
     call.noAnswer = true;
     for (const b of call.branches) {
-      if (b.final !== undefined || b.canceled) continue;
+      if (b.status !== undefined || b.canceled) continue;
       if (b.provisional) {
         this.sendCancel(b);
       } else {
         b.cancelWhenProvisional = true;
-        b.final = 408;
+        b.status = 408;
       }
     }
     this.maybeFinish(call);
@@ -627,16 +696,19 @@ export class SipProxy {
 
   /** §16.10 / §9.1: CANCEL a pending branch; before its first provisional, wait for one. */
   private cancelBranch(b: Branch): void {
-    if (b.final !== undefined || b.canceled) return;
+    if (b.status !== undefined || b.canceled) return;
     if (b.provisional) this.sendCancel(b);
     else b.cancelWhenProvisional = true;
   }
 
   private sendCancel(b: Branch): void {
-    // A number as final is a branch we gave up on ourselves (giveUp): still CANCELed when it rings.
-    if (b.canceled || typeof b.final === "object") return;
-    b.canceled = true;
+    // A branch we gave up on ourselves (giveUp, status 408) is still CANCELed when it rings; one
+    // the device answered has nothing left to CANCEL.
     const inv = b.request;
+    const tx = b.tx;
+    if (b.canceled || b.answered || !inv || !tx) return;
+    b.canceled = true;
+    b.request = undefined;
     const h = inv.headers.clone();
     // §9.1: same Request-URI, Call-ID, To, From, CSeq number and top Via; method CANCEL.
     const vias = h.getAll("Via");
@@ -662,16 +734,20 @@ export class SipProxy {
     // §9.1: a CANCELed INVITE that gets no final within 64*T1 is taken as ended (487), so a
     // device that accepts the CANCEL and never answers the INVITE cannot hold the call open.
     const guard = setTimeout(() => {
-      if (b.final !== undefined) return;
-      b.final = 487;
-      b.tx.cancelTimersAndTerminate();
+      if (b.answered) return;
+      // (a branch given up on at the ring timeout keeps its 408: the caller heard "no answer")
+      if (b.status === undefined) b.status = 487;
+      tx.cancelTimersAndTerminate();
       this.maybeFinish(b.call);
+      this.maybeRetire(b.call);
     }, CANCEL_GUARD_MS);
     guard.unref();
   }
 
-  /** A response as it goes upstream: without our Via. */
+  /** A response as it goes upstream: without our Via (edited in its bytes when it can be). */
   private upstream(res: SipResponse): Buffer {
+    const edited = res.raw && removeTopVia(res.raw);
+    if (edited) return edited;
     const h = res.headers.clone();
     const vias = h.getAll("Via");
     h.remove("Via");

@@ -3,6 +3,7 @@
 // keeps registrations without a database round trip on the hot path. Policy (how many contacts,
 // which one goes) lives here, not in the store.
 import type { BindingRow, BindingStore, BindingWrite } from "../../store/ports.js";
+import { detach } from "../../util/strings.js";
 import { type Clock, formatMicros, type Micros, parseTimestamp } from "../../util/time.js";
 
 export interface Binding {
@@ -57,11 +58,10 @@ const pool = new Map<string, string>();
 function intern(s: string): string {
   const hit = pool.get(s);
   if (hit !== undefined) return hit;
-  const copy = Buffer.from(s, "utf8").toString("utf8");
+  const copy = detach(s);
   if (pool.size < 10_000) pool.set(copy, copy);
   return copy;
 }
-const detach = (s: string) => Buffer.from(s, "utf8").toString("utf8");
 
 export class LocationService {
   private readonly index = new Map<string, Entry>();

@@ -19,6 +19,8 @@ export interface ClientTransactionUser<T extends ClientTransaction = ClientTrans
 export interface ClientTransactionOptions<T extends ClientTransaction> {
   /** The request as sent, with our Via (carrying the branch) on top. */
   request: SipRequest;
+  /** `request` serialized, when the owner already has it (else the transaction serializes it) */
+  bytes?: Buffer;
   /**
    * Hands bytes to the transport toward the next hop. Must not throw: a transport failure is
    * reported to the owner by the transport, and the owner calls cancelTimersAndTerminate().

@@ -5,6 +5,8 @@
 //   Accepted   — a 2xx arrived: every further 2xx is passed up until Timer M (RFC 6026).
 //   Completed  — a 300-699 arrived and was ACKed: retransmissions of it are ACKed again until Timer D.
 //   Terminated — forgotten.
+
+import { ownCopy } from "../../util/strings.js";
 import { getCSeq, SipHeaders, type SipRequest, type SipResponse, serialize } from "../message/index.js";
 import type { ClientTransactionOptions, ClientTransactionUser } from "./client-transaction.js";
 import { defaultTimers, T1, type TimerHandle, type Timers } from "./timers.js";
@@ -30,11 +32,16 @@ const NEXT: Readonly<Record<InviteClientState, readonly InviteClientState[]>> = 
 };
 
 export class InviteClientTransaction {
-  readonly request: SipRequest;
+  /**
+   * The INVITE, until a final response: the ACK of a 300-699 is built from it. Dropped then, as
+   * are the bytes when retransmissions stop: an Accepted transaction lives 32 s (Timer M) at
+   * the call rate, and holding its messages that long was most of a busy proxy's heap.
+   */
+  private request: SipRequest | undefined;
   private current: InviteClientState = "calling";
   private started = false;
   /** The INVITE as serialized once; a retransmission is these bytes again (§17.1.1.2). */
-  private readonly bytes: Buffer;
+  private bytes: Buffer | undefined;
   /** The ACK for the non-2xx final, built once and resent for each retransmission of it. */
   private ack: Buffer | undefined;
   private readonly send: (data: Buffer) => void;
@@ -53,7 +60,7 @@ export class InviteClientTransaction {
     if (request.headers.getAll("Via").length === 0) throw new TypeError("the INVITE has no Via");
     if (getCSeq(request.headers) === undefined) throw new TypeError("the INVITE has no valid CSeq");
     this.request = request;
-    this.bytes = serialize(request);
+    this.bytes = opts.bytes ?? serialize(request);
     this.send = opts.send;
     this.reliable = opts.reliable;
     this.user = opts.user;
@@ -74,7 +81,7 @@ export class InviteClientTransaction {
   start(): void {
     if (this.started) throw new Error("the INVITE client transaction was already started");
     this.started = true;
-    if (this.current !== "calling") return;
+    if (this.current !== "calling" || !this.bytes) return;
     this.send(this.bytes);
     if (!this.reliable) this.armTimerA(T1);
     this.timerB = this.timers.set(TIMER_B, () => this.fireTimerB());
@@ -104,7 +111,8 @@ export class InviteClientTransaction {
           // client transaction to transition to "Completed". The client transaction MUST pass
           // the received response up to the TU, and the client transaction MUST generate an
           // ACK request, even if the transport is reliable".
-          const ack = buildAck(this.request, res);
+          // kept through Timer D (32 s) for retransmitted finals
+          const ack = ownCopy(buildAck(this.request as SipRequest, res));
           this.ack = ack;
           this.transition("completed");
           this.send(ack);
@@ -137,6 +145,10 @@ export class InviteClientTransaction {
   private transition(to: InviteClientState): boolean {
     if (!NEXT[this.current].includes(to)) return false;
     this.current = to;
+    // Only Calling retransmits the INVITE, and only a final response (met in Calling or
+    // Proceeding) needs it to build an ACK.
+    this.bytes = undefined;
+    if (to !== "proceeding") this.request = undefined;
     switch (to) {
       case "proceeding":
         // §17.1.1.2: "In the "Proceeding" state, the client transaction SHOULD NOT retransmit
@@ -175,7 +187,7 @@ export class InviteClientTransaction {
    */
   private armTimerA(interval: number): void {
     this.timerA = this.timers.set(interval, () => {
-      if (this.current !== "calling") return;
+      if (this.current !== "calling" || !this.bytes) return;
       this.send(this.bytes);
       this.armTimerA(interval * 2);
     });

@@ -17,7 +17,7 @@ export type InviteServerState = "proceeding" | "accepted" | "completed" | "confi
 /** Timer H: 64*T1 (§17.2.1). */
 const TIMER_H = 64 * T1;
 /** Timer L: 64*T1 (RFC 6026 §8.7). */
-const TIMER_L = 64 * T1;
+export const TIMER_L = 64 * T1;
 
 /**
  * The moves of Figure 7 (as amended by RFC 6026), self-loops included where the TU drives them
@@ -81,7 +81,7 @@ export class InviteServerTransaction {
     const to: InviteServerState = status < 200 ? "proceeding" : status < 300 ? "accepted" : "completed";
     if (!this.transition(to)) return false;
     if (status < 200) this.lastProvisional = data;
-    else this.lastFinal = data;
+    else if (status >= 300) this.lastFinal = data;
     // §17.2.1: "So long as the server transaction is in the "Proceeding" state, each of these
     // MUST be passed to the transport layer for transmission." — the same for the 2xx (RFC 6026
     // §8.5), the 300-699 (§17.2.1) and the TU's further 2xx in Accepted (RFC 6026 §8.7).
@@ -147,6 +147,10 @@ export class InviteServerTransaction {
     if (!NEXT[from].includes(to)) return false;
     this.current = to;
     if (from === to) return true;
+    // Each state keeps only the response it may send again: Proceeding the last provisional,
+    // Completed the final; Accepted (32 s, Timer L) and what follows neither.
+    if (to !== "proceeding") this.lastProvisional = undefined;
+    if (to !== "completed") this.lastFinal = undefined;
     switch (to) {
       case "accepted":
         // RFC 6026 §8.7: Timer L "reflects the amount of time the server transaction could

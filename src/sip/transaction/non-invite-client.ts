@@ -12,6 +12,12 @@ export type NonInviteClientState = "trying" | "proceeding" | "completed" | "term
 /** Timer F: 64*T1 (§17.1.2.2). */
 const TIMER_F = 64 * T1;
 
+/** The TU of a transaction past its final: nothing more goes up. */
+const DONE: ClientTransactionUser<NonInviteClientTransaction> = {
+  onResponse() {},
+  onTimeout() {},
+};
+
 /** The moves of Figure 6; anything else is refused. */
 const NEXT: Readonly<Record<NonInviteClientState, readonly NonInviteClientState[]>> = {
   trying: ["proceeding", "completed", "terminated"],
@@ -21,14 +27,14 @@ const NEXT: Readonly<Record<NonInviteClientState, readonly NonInviteClientState[
 };
 
 export class NonInviteClientTransaction {
-  readonly request: SipRequest;
   private current: NonInviteClientState = "trying";
   private started = false;
-  /** The request as serialized once; a retransmission is these bytes again. */
-  private readonly bytes: Buffer;
+  /** The request as serialized once; a retransmission is these bytes again. Dropped at the final. */
+  private bytes: Buffer | undefined;
   private readonly send: (data: Buffer) => void;
   private readonly reliable: boolean;
-  private readonly user: ClientTransactionUser<NonInviteClientTransaction>;
+  /** Let go of at the final: the TU's callbacks may hold its request (Timer K keeps us 5 s). */
+  private user: ClientTransactionUser<NonInviteClientTransaction>;
   private readonly timers: Timers;
   private readonly onTerminated: ((tx: NonInviteClientTransaction) => void) | undefined;
   private timerE: TimerHandle | undefined;
@@ -41,8 +47,7 @@ export class NonInviteClientTransaction {
     if (request.method === "INVITE" || request.method === "ACK")
       throw new TypeError(`not a non-INVITE transaction request: ${request.method}`);
     if (request.headers.getAll("Via").length === 0) throw new TypeError("the request has no Via");
-    this.request = request;
-    this.bytes = serialize(request);
+    this.bytes = opts.bytes ?? serialize(request);
     this.send = opts.send;
     this.reliable = opts.reliable;
     this.user = opts.user;
@@ -62,7 +67,7 @@ export class NonInviteClientTransaction {
   start(): void {
     if (this.started) throw new Error("the non-INVITE client transaction was already started");
     this.started = true;
-    if (this.current !== "trying") return;
+    if (this.current !== "trying" || !this.bytes) return;
     this.send(this.bytes);
     if (!this.reliable) this.armTimerE(T1);
     this.timerF = this.timers.set(TIMER_F, () => this.fireTimerF());
@@ -83,8 +88,9 @@ export class NonInviteClientTransaction {
           // §17.1.2.2: "If a final response (status codes 200-699) is received while in the
           // "Trying" state, the response MUST be passed to the TU, and the client transaction
           // MUST transition to the "Completed" state." (the same from "Proceeding").
+          const user = this.user;
           this.transition("completed");
-          this.user.onResponse(res, this);
+          user.onResponse(res, this);
         }
         return;
       case "completed":
@@ -105,6 +111,11 @@ export class NonInviteClientTransaction {
   private transition(to: NonInviteClientState): boolean {
     if (!NEXT[this.current].includes(to)) return false;
     this.current = to;
+    // Completed only absorbs retransmitted responses (Timer K): the request is not sent again.
+    if (to === "completed" || to === "terminated") {
+      this.bytes = undefined;
+      this.user = DONE;
+    }
     switch (to) {
       case "completed":
         this.clearRequestTimers();
@@ -136,7 +147,7 @@ export class NonInviteClientTransaction {
    */
   private armTimerE(interval: number): void {
     this.timerE = this.timers.set(interval, () => {
-      if (this.current !== "trying" && this.current !== "proceeding") return;
+      if ((this.current !== "trying" && this.current !== "proceeding") || !this.bytes) return;
       this.send(this.bytes);
       this.armTimerE(this.current === "proceeding" ? T2 : Math.min(2 * interval, T2));
     });

@@ -5,13 +5,15 @@
 //   Completed  — a final was sent: retransmissions get it again until Timer J fires.
 //   Terminated — forgotten.
 // Timer J is 64*T1 (32 s) for unreliable transports and 0 for reliable ones (§17.2.2).
-// Instead of one timer per transaction, transactions live in two generations of maps swapped
-// every Timer J: a completed one is kept between J and 2J, which only widens the window in
-// which a retransmission is recognised. A completed UDP transaction is kept as its final
+// Instead of one timer per transaction, transactions are kept in an ExpiringMap (two generations
+// swapped every Timer J): a completed one is kept between J and 2J, which only widens the window
+// in which a retransmission is recognised. A completed UDP transaction is kept as its final
 // response alone: a retransmission is answered on its own flow, to the address its own (same)
 // Via gives, so nothing else needs to live the 32-64 s (at thousands of registrations per second
 // those objects were most of the old generation).
+import { detach, ownCopy } from "../../util/strings.js";
 import type { Flow } from "../transport/types.js";
+import { ExpiringMap } from "./expiring-map.js";
 import { T1 } from "./timers.js";
 
 export const T1_MS = T1;
@@ -32,12 +34,12 @@ export interface ServerTransaction {
 
 export class NonInviteServerTransactions {
   /** a transaction in progress, or the final response of a completed UDP one */
-  private current = new Map<string, ServerTransaction | Buffer>();
-  private previous = new Map<string, ServerTransaction | Buffer>();
-  private rotatedAt = Date.now();
+  private readonly kept: ExpiringMap<ServerTransaction | Buffer>;
   retransmissionsAbsorbed = 0;
 
-  constructor(private readonly timerJMs = TIMER_J_MS) {}
+  constructor(timerJMs = TIMER_J_MS) {
+    this.kept = new ExpiringMap(timerJMs);
+  }
 
   /**
    * Matches a request to its transaction (§17.2.3). A match is answered here (the last
@@ -45,20 +47,18 @@ export class NonInviteServerTransactions {
    * for the TU to answer.
    */
   receive(key: string, flow: Flow, address: string, port: number): ServerTransaction | undefined {
-    this.rotate();
-    const known = this.current.get(key) ?? this.previous.get(key);
+    const known = this.kept.get(key);
     if (known) {
       this.retransmissionsAbsorbed++;
       if (Buffer.isBuffer(known)) flow.send(known, address, port);
       else if (known.last && known.state !== "trying") flow.send(known.last, address, port);
       return undefined;
     }
-    // The key is made of pieces of the request's text (branch, sent-by), which V8 keeps as views
-    // of the whole message: a flat copy, so a transaction does not hold its request's ~1 KB text
-    // for the 32-64 s it is kept.
-    const own = Buffer.from(key, "utf8").toString("utf8");
+    // The key is made of pieces of the request's text (branch, sent-by): a detached copy, so a
+    // transaction does not hold its request's ~1 KB text for the 32-64 s it is kept.
+    const own = detach(key);
     const fresh: ServerTransaction = { key: own, state: "trying", last: undefined, flow, address, port };
-    this.current.set(own, fresh);
+    this.kept.add(own, fresh);
     return fresh;
   }
 
@@ -71,8 +71,7 @@ export class NonInviteServerTransactions {
       tx.state = "completed";
       // Reliable transports: Timer J is zero, the transaction ends now (§17.2.2).
       if (tx.flow.transport !== "UDP") this.forget(tx.key);
-      else if (this.current.has(tx.key)) this.current.set(tx.key, data);
-      else if (this.previous.has(tx.key)) this.previous.set(tx.key, data);
+      else this.kept.replace(tx.key, ownCopy(data));
     } else {
       tx.state = "proceeding";
     }
@@ -80,19 +79,10 @@ export class NonInviteServerTransactions {
 
   /** Drops a transaction whose request could not be answered (the TU gave up). */
   forget(key: string): void {
-    this.current.delete(key);
-    this.previous.delete(key);
+    this.kept.delete(key);
   }
 
   size(): number {
-    return this.current.size + this.previous.size;
-  }
-
-  private rotate(): void {
-    const now = Date.now();
-    if (now - this.rotatedAt < this.timerJMs) return;
-    this.previous = now - this.rotatedAt >= 2 * this.timerJMs ? new Map() : this.current;
-    this.current = new Map();
-    this.rotatedAt = now;
+    return this.kept.size;
   }
 }

@@ -1,6 +1,7 @@
 // SIP over UDP (RFC 3261 §18): one datagram, one message.
 import { createSocket, type Socket } from "node:dgram";
-import { isIPv6 } from "node:net";
+import { type LookupOneOptions, lookup } from "node:dns";
+import { isIP, isIPv6 } from "node:net";
 import type { Flow, InboundHandler } from "./types.js";
 
 export interface UdpTransport {
@@ -29,13 +30,32 @@ class UdpFlow implements Flow {
   }
 }
 
+/**
+ * dgram resolves every destination, even an address literal, through dns.lookup and a deferred
+ * callback: two extra turns of the event loop per datagram. Almost every destination is the
+ * literal address a message came from, so literals are answered on the spot.
+ */
+function literalFirstLookup(
+  address: string,
+  options: LookupOneOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const family = isIP(address);
+  if (family !== 0) callback(null, address, family);
+  else lookup(address, options, callback);
+}
+
 export async function startUdp(host: string, port: number, onMessage: InboundHandler): Promise<UdpTransport> {
-  const socket: Socket = createSocket({ type: isIPv6(host) ? "udp6" : "udp4", reuseAddr: false });
+  const socket: Socket = createSocket({
+    type: isIPv6(host) ? "udp6" : "udp4",
+    reuseAddr: false,
+    lookup: literalFirstLookup,
+  });
   const sendNow = (data: Buffer, address: string, p: number) => {
     try {
-      socket.send(data, p, address, () => {
-        // A send error (unreachable host) is the peer's problem; UDP gives no other answer.
-      });
+      // No callback: a send error (unreachable host) is the peer's problem, and UDP gives no
+      // other answer; it surfaces as an "error" event, ignored below.
+      socket.send(data, p, address);
     } catch {
       // Thrown, not called back, once the socket is closed: a transaction's retransmission timer
       // firing during shutdown must not take the process down.

@@ -29,6 +29,30 @@ describe("flow tokens", () => {
     expect(tokens.decode("garbage")).toBeUndefined();
     expect(tokens.decode(`${t}x`)).toBeUndefined();
   });
+
+  it("remembered answers are the same answers, past the remembered count too", () => {
+    const mine = new FlowTokens(Buffer.alloc(32, 3));
+    const flows = Array.from({ length: 10_050 }, (_, i) => ({
+      transport: i % 2 ? ("TCP" as const) : ("UDP" as const),
+      address: `10.0.${i >> 8}.${i & 255}`,
+      port: 5060 + (i % 7),
+    }));
+    const made = flows.map((f) => mine.encode(f));
+    // encoding again (remembered, or forgotten and made again) gives the very same token
+    expect(flows.map((f) => mine.encode(f))).toEqual(made);
+    for (let round = 0; round < 2; round++) {
+      flows.forEach((f, i) => {
+        expect(mine.decode(made[i] as string)).toEqual(f);
+      });
+    }
+    // a token that verified once does not make an altered twin pass
+    const first = made[0] as string;
+    const [text, mac] = first.split(".") as [string, string];
+    const twin = `${Buffer.from("u|198.51.100.1|5060").toString("base64url")}.${mac}`;
+    expect(mine.decode(twin)).toBeUndefined();
+    const altered = `${mac.slice(0, -1)}${mac.endsWith("A") ? "B" : "A"}`;
+    expect(mine.decode(`${text}.${altered}`)).toBeUndefined();
+  });
 });
 
 describe("call addresses", () => {

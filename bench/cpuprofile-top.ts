@@ -1,5 +1,5 @@
 // The top self-time functions (and files) of a V8 .cpuprofile, as `node --cpu-prof` writes it.
-//   tsx bench/sip/cpuprofile-top.ts FILE.cpuprofile [N]
+//   tsx bench/cpuprofile-top.ts FILE.cpuprofile [N]
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -96,7 +96,7 @@ export function formatSummary(s: ProfileSummary): string {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const file = process.argv[2];
   if (!file) {
-    process.stderr.write("usage: tsx bench/sip/cpuprofile-top.ts FILE.cpuprofile [N]\n");
+    process.stderr.write("usage: tsx bench/cpuprofile-top.ts FILE.cpuprofile [N]\n");
     process.exit(2);
   }
   process.stdout.write(`${formatSummary(summarize(file, Number(process.argv[3] ?? 25)))}\n`);

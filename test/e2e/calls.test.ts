@@ -535,6 +535,87 @@ describe.each(DATABASES)("calls through the proxy on %s", (kind) => {
     }
   });
 
+  it("after the answer, absorbs a retransmitted INVITE, answers a late CANCEL 200 and still relays the device's 200 retransmission", async () => {
+    // A call answered with a 2xx is retired to its key alone (proxy.ts, maybeRetire): this is
+    // everything RFC 6026's Accepted states still have to do then.
+    const e = await newExtension(s);
+    const d = await device(s, e, "UDP", "answer.xml");
+    const callee = directUri(s, e);
+    const socket = createSocket("udp4");
+    const got: string[] = [];
+    socket.on("message", (m) => got.push(m.toString("latin1")));
+    await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
+    const port = socket.address().port;
+    const id = randomBytes(6).toString("hex");
+    const from = `From: <sip:raw@example.net>;tag=late${id}`;
+    const send = (lines: string[]) =>
+      socket.send(Buffer.from(`${lines.join("\r\n")}\r\n\r\n`), s.h.server.sip.port, "127.0.0.1");
+    const via = (branch: string) => `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-${branch};rport`;
+    const first = (m: string) => m.split("\r\n")[0];
+    const cseqOf = (m: string) => /\r\nCSeq: ([^\r]+)/i.exec(m)?.[1];
+    const waitFor = async (what: (m: string) => boolean, count = 1) => {
+      const until = Date.now() + 5000;
+      while (got.filter(what).length < count && Date.now() < until) await sleep(10);
+      return got.filter(what);
+    };
+    const invite = [
+      `INVITE ${callee} SIP/2.0`,
+      via(`inv${id}`),
+      "Max-Forwards: 70",
+      from,
+      `To: <${callee}>`,
+      `Call-ID: late-${id}`,
+      "CSeq: 1 INVITE",
+      `Contact: <sip:raw@127.0.0.1:${port}>`,
+      "Content-Length: 0",
+    ];
+    try {
+      send(invite);
+      const [ok] = await waitFor((m) => first(m) === "SIP/2.0 200 OK" && cseqOf(m) === "1 INVITE");
+      expect(ok, got.join("\n")).toBeDefined();
+      // The INVITE again, and a CANCEL of it: the call is over for both.
+      send(invite);
+      send([`CANCEL ${callee} SIP/2.0`, ...invite.slice(1, 6), "CSeq: 1 CANCEL", "Content-Length: 0"]);
+      const cancelOk = await waitFor((m) => cseqOf(m) === "1 CANCEL");
+      expect(cancelOk.map(first)).toEqual(["SIP/2.0 200 OK"]);
+      // Unacknowledged, the device sends its 200 again after 500 ms: it still reaches the caller.
+      const oks = await waitFor((m) => first(m) === "SIP/2.0 200 OK" && cseqOf(m) === "1 INVITE", 2);
+      expect(oks).toHaveLength(2);
+      // The retransmitted INVITE started nothing: one 100, and only the device's 180 and 200s.
+      const inviteResponses = got.filter((m) => cseqOf(m) === "1 INVITE").map(first);
+      expect(inviteResponses.filter((l) => l === "SIP/2.0 100 Trying")).toHaveLength(1);
+      expect(inviteResponses.filter((l) => !/^SIP\/2\.0 (100|180|200) /.test(l ?? ""))).toEqual([]);
+
+      // ACK and BYE along the route set, to the device's Contact.
+      const okText = ok as string;
+      const to = /\r\nTo: ([^\r]+)/.exec(okText)?.[1] ?? "";
+      const contact = /\r\nContact: <([^>]+)>/.exec(okText)?.[1] ?? "";
+      const routes = [...okText.matchAll(/\r\nRecord-Route: ([^\r]+)/g)].map((m) => m[1]);
+      const inDialog = (method: string, seq: number, branch: string) => [
+        `${method} ${contact} SIP/2.0`,
+        via(branch),
+        ...routes.map((r) => `Route: ${r}`),
+        "Max-Forwards: 70",
+        from,
+        `To: ${to}`,
+        `Call-ID: late-${id}`,
+        `CSeq: ${seq} ${method}`,
+        "Content-Length: 0",
+      ];
+      send(inDialog("ACK", 1, `ack${id}`));
+      send(inDialog("BYE", 2, `bye${id}`));
+      const byeOk = await waitFor((m) => cseqOf(m) === "2 BYE");
+      expect(byeOk.map(first)).toEqual(["SIP/2.0 200 OK"]);
+
+      const dev = await finished(d);
+      expect(dev.exitCode, describeRun(dev)).toBe(PLAYED);
+      expect(requestsIn(dev, "INVITE")).toHaveLength(1);
+      expect(requestsIn(dev, "CANCEL")).toHaveLength(0);
+    } finally {
+      socket.close();
+    }
+  });
+
   it("answers a CANCEL that matches no pending INVITE with 481", async () => {
     const e = await newExtension(s);
     const callee = directUri(s, e);

@@ -119,6 +119,17 @@ async function device(s: Suite, e: Ext, transport: T, plays: string, registers?:
   return d;
 }
 
+/** A bare UDP socket talking SIP to the server: what it sends is lines, what it gets is kept. */
+async function rawUdpPeer(s: Suite) {
+  const socket = createSocket("udp4");
+  const got: string[] = [];
+  socket.on("message", (m) => got.push(m.toString("latin1")));
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
+  const send = (lines: string[]) =>
+    socket.send(Buffer.from(`${lines.join("\r\n")}\r\n\r\n`), s.h.server.sip.port, "127.0.0.1");
+  return { socket, got, port: socket.address().port, send };
+}
+
 const directUri = (s: Suite, e: Ext) => `sip:direct.${e.hash}@${s.h.config.directDomain}`;
 const addressOf = (e: Ext, domain: string) => `sip:${e.ext}@${domain}`;
 
@@ -489,19 +500,13 @@ describe.each(DATABASES)("calls through the proxy on %s", (kind) => {
   it("absorbs the caller's ACK of an error response hop by hop over UDP: the 480 is not retransmitted after it", async () => {
     const e = await newExtension(s);
     const callee = directUri(s, e);
-    const socket = createSocket("udp4");
-    const got: string[] = [];
-    socket.on("message", (m) => got.push(m.toString("latin1")));
-    await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
-    const port = socket.address().port;
+    const { socket, got, port, send } = await rawUdpPeer(s);
     const branch = `z9hG4bK-ack${randomBytes(6).toString("hex")}`;
     const common = [
       `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=${branch};rport`,
       "Max-Forwards: 70",
       "From: <sip:raw@example.net>;tag=raw3",
     ];
-    const send = (lines: string[]) =>
-      socket.send(Buffer.from(`${lines.join("\r\n")}\r\n\r\n`), s.h.server.sip.port, "127.0.0.1");
     try {
       send([
         `INVITE ${callee} SIP/2.0`,
@@ -541,15 +546,9 @@ describe.each(DATABASES)("calls through the proxy on %s", (kind) => {
     const e = await newExtension(s);
     const d = await device(s, e, "UDP", "answer.xml");
     const callee = directUri(s, e);
-    const socket = createSocket("udp4");
-    const got: string[] = [];
-    socket.on("message", (m) => got.push(m.toString("latin1")));
-    await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
-    const port = socket.address().port;
+    const { socket, got, port, send } = await rawUdpPeer(s);
     const id = randomBytes(6).toString("hex");
     const from = `From: <sip:raw@example.net>;tag=late${id}`;
-    const send = (lines: string[]) =>
-      socket.send(Buffer.from(`${lines.join("\r\n")}\r\n\r\n`), s.h.server.sip.port, "127.0.0.1");
     const via = (branch: string) => `Via: SIP/2.0/UDP 127.0.0.1:${port};branch=z9hG4bK-${branch};rport`;
     const first = (m: string) => m.split("\r\n")[0];
     const cseqOf = (m: string) => /\r\nCSeq: ([^\r]+)/i.exec(m)?.[1];

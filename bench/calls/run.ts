@@ -1202,10 +1202,11 @@ function section(r: Report): string {
     }).`,
     "",
     `sipext runs as one Node.js process, so on one core at most (${fmt(s.best?.proxyCpuPct)} % of one at its highest ` +
-      `passing rate); Kamailio's ${kamChildren} UDP workers share both cores with the two SIPp processes. A finished ` +
-      "transaction stays in memory up to 32 s in sipext (64×T1, the RFC 3261/6026 timers) and 5 s in Kamailio's tm " +
-      "(its wait timer): memory grows with the call rate in both. Past its limit a proxy's UDP socket overflows (the " +
-      "kernel's drops are counted per step below) and calls fail.",
+      `passing rate); Kamailio's ${kamChildren} UDP workers share both cores with the two SIPp processes. Both ask ` +
+      "for an 8 MB UDP receive buffer (Kamailio's `maxbuffer`). sipext keeps an answered call's key for 32-64 s " +
+      "(Timer L, 64×T1) and a BYE's response as long (Timer J); Kamailio's tm keeps each transaction 5 s (its wait " +
+      "timer): memory grows with the call rate in both. Past its limit a proxy's UDP socket overflows (the kernel's " +
+      "drops are counted per step below) and calls fail.",
     "",
     `Latency added by the proxy at ${fmt(r.latencyRate)} calls/s (half of sipext's highest rate): INVITE → 200 at the caller ` +
       "through the proxy minus the same straight to the callee SIPp, each measured for " +

@@ -7,6 +7,8 @@
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { digestHa1 } from "../../src/domain/secrets.js";
+import { expectedResponse } from "../../src/sip/registrar/digest.js";
 import {
   type Client,
   client,
@@ -17,6 +19,7 @@ import {
   removeDir,
   startHarness,
 } from "../helpers/harness.js";
+import { buildRequest, headerOf, token, UdpPeer, until } from "../sip/raw-sip.js";
 import { describeRun, killChildren, runSipp, type SippResult, type TraceMessage } from "./sipp.js";
 import {
   branchOf,
@@ -128,6 +131,64 @@ async function rawUdpPeer(s: Suite) {
   const send = (lines: string[]) =>
     socket.send(Buffer.from(`${lines.join("\r\n")}\r\n\r\n`), s.h.server.sip.port, "127.0.0.1");
   return { socket, got, port: socket.address().port, send };
+}
+
+/**
+ * A device that is a bare UDP socket: registered for `e` with its digest (REGISTER, 401,
+ * REGISTER with Authorization, 200), so a test can answer calls byte by byte.
+ */
+async function rawDevice(s: Suite, e: Ext): Promise<UdpPeer> {
+  const peer = await UdpPeer.open();
+  const domain = s.domain;
+  const callId = `${token()}@raw-device`;
+  const register = async (extra: string[], seq: number) => {
+    const req = buildRequest({ transport: "UDP", port: peer.port }, domain, {
+      method: "REGISTER",
+      from: `<sip:${e.ext}@${domain}>;tag=raw`,
+      to: `<sip:${e.ext}@${domain}>`,
+      callId,
+      cseq: `${seq} REGISTER`,
+      extra: [`Contact: <sip:${e.ext}@127.0.0.1:${peer.port}>`, "Expires: 600", ...extra],
+    });
+    peer.inbox.length = 0;
+    await peer.send(req.text, s.h.server.sip.port);
+    return peer.response(callId);
+  };
+  const challenge = await register([], 1);
+  const nonce = /nonce="([^"]+)"/.exec(challenge ? (headerOf(challenge, "www-authenticate") ?? "") : "")?.[1];
+  expect(nonce, "the registrar's challenge").toBeDefined();
+  const uri = `sip:${domain}`;
+  const cnonce = token();
+  const creds = {
+    username: e.ext,
+    realm: domain,
+    nonce: nonce as string,
+    uri,
+    response: "",
+    algorithm: "MD5" as const,
+    qop: "auth",
+    nc: "00000001",
+    cnonce,
+  };
+  const response = expectedResponse(digestHa1(e.ext, domain, e.password).md5, "REGISTER", creds);
+  const ok = await register(
+    [
+      `Authorization: Digest username="${e.ext}", realm="${domain}", nonce="${nonce}", uri="${uri}", response="${response}", algorithm=MD5, qop=auth, nc=00000001, cnonce="${cnonce}"`,
+    ],
+    2,
+  );
+  expect(ok?.status).toBe(200);
+  return peer;
+}
+
+/** A response to a request as a device writes it: its Vias, From, Call-ID and CSeq, To tagged. */
+function answer(request: string, status: string, toTag: string, extra: string[] = []): string {
+  const lines = request.split("\r\n");
+  const copied = lines.filter((l) => /^(Via|From|Call-ID|CSeq|Record-Route):/i.test(l));
+  const to = lines.find((l) => /^To:/i.test(l)) ?? "To: <sip:unknown@invalid>";
+  return [`SIP/2.0 ${status}`, ...copied, `${to};tag=${toTag}`, ...extra, "Content-Length: 0", "", ""].join(
+    "\r\n",
+  );
 }
 
 const directUri = (s: Suite, e: Ext) => `sip:direct.${e.hash}@${s.h.config.directDomain}`;
@@ -828,6 +889,53 @@ describe.each(DATABASES)("unanswered calls on %s with SIPEXT_RING_TIMEOUT=2", (k
       expect(g.exitCode, describeRun(g)).toBe(PLAYED);
       only(requestsIn(g, "CANCEL"), "the ringing device got the CANCEL", g);
     });
+
+    if (t === "UDP") {
+      it("relays a device's 200 that comes after the ring timeout gave it up, so the caller can hang it up", async () => {
+        const e = await newExtension(s);
+        const dev = await rawDevice(s, e);
+        const { socket, got, send } = await rawUdpPeer(s);
+        const callee = directUri(s, e);
+        const id = token();
+        const finals = () =>
+          got
+            .filter((m) => /\r\nCSeq: 1 INVITE\r\n/.test(m) && !/^SIP\/2\.0 1/.test(m))
+            .map((m) => m.split("\r\n")[0]);
+        try {
+          send([
+            `INVITE ${callee} SIP/2.0`,
+            `Via: SIP/2.0/UDP 127.0.0.1:${socket.address().port};branch=z9hG4bK-late${id};rport`,
+            "Max-Forwards: 70",
+            `From: <sip:raw@example.net>;tag=late${id}`,
+            `To: <${callee}>`,
+            `Call-ID: late-${id}`,
+            "CSeq: 1 INVITE",
+            `Contact: <sip:raw@127.0.0.1:${socket.address().port}>`,
+            "Content-Length: 0",
+          ]);
+          // The device says nothing until the ring timeout has given it up (480 to the caller)...
+          await until("the INVITE at the device", () =>
+            dev.other.some((d) => d.toString().startsWith("INVITE ")),
+          );
+          await until("the caller's 480", () => finals().length > 0, 5_000);
+          expect(finals()).toEqual(["SIP/2.0 480 Temporarily Unavailable (no answer)"]);
+          // ...then answers: the 200 still reaches the caller, with the caller's Via only.
+          const invite = (dev.other.find((d) => d.toString().startsWith("INVITE ")) as Buffer).toString();
+          await dev.send(
+            answer(invite, "200 OK", "dev1", [`Contact: <sip:dev@127.0.0.1:${dev.port}>`]),
+            s.h.server.sip.port,
+          );
+          await until("the late 200 at the caller", () => finals().length > 1);
+          expect(finals()).toEqual(["SIP/2.0 480 Temporarily Unavailable (no answer)", "SIP/2.0 200 OK"]);
+          const ok = got.find((m) => m.startsWith("SIP/2.0 200 OK")) ?? "";
+          expect(ok.match(/\r\nVia: /g)).toHaveLength(1);
+          expect(ok).toContain(`branch=z9hG4bK-late${id}`);
+        } finally {
+          socket.close();
+          await dev.close();
+        }
+      });
+    }
 
     it("gives up after 2 seconds on a device that answers nothing, not even 180, and sends it no CANCEL", async () => {
       const e = await newExtension(s);

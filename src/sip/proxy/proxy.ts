@@ -352,18 +352,18 @@ export class SipProxy {
       return;
     }
     // A 2xx retransmitted after its client transaction ended: still passed upstream (§16.7 step 5).
-    if (method === "INVITE" && res.status >= 200 && res.status < 300) {
-      const vias = res.headers.getAll("Via");
-      const next = vias[1] ? getVias(res.headers)?.[1] : undefined;
-      if (!next) return;
-      const addr = next.params.get("received") ?? next.host;
-      const rport = next.params.get("rport");
-      const port = rport ? Number(rport) : (next.port ?? 5060);
-      this.o.send(
-        { transport: next.transport === "TCP" ? "TCP" : "UDP", address: addr, port },
-        this.upstream(res),
-      );
-    }
+    if (method === "INVITE" && res.status >= 200 && res.status < 300) this.relayStateless(res);
+  }
+
+  /** A response passed upstream without a server transaction: to where its next Via says. */
+  private relayStateless(res: SipResponse): void {
+    const next = getVias(res.headers)?.[1];
+    if (!next) return;
+    const host = next.params.get("received") ?? next.host;
+    const address = host.startsWith("[") ? host.slice(1, -1) : host;
+    const rport = next.params.get("rport");
+    const port = rport ? Number(rport) : (next.port ?? 5060);
+    this.o.send({ transport: next.transport === "TCP" ? "TCP" : "UDP", address, port }, this.upstream(res));
   }
 
   // ------------------------------------------------------------------ routing
@@ -592,6 +592,11 @@ export class SipProxy {
       if (!call.finalSent || call.finalSent < 300) {
         this.sent(call, res.status);
         call.server.respond(res.status, this.upstream(res));
+      } else {
+        // The caller already has our 480 (the ring timeout gave the device up before it said
+        // anything) or another 3xx-6xx: the 2xx still goes upstream (§16.7 step 5 forwards
+        // every 2xx), so the caller can ACK and hang up the dialog the device thinks it has.
+        this.relayStateless(res);
       }
       this.stopRinging(call);
       for (const b of call.branches) if (b !== branch) this.cancelBranch(b);

@@ -25,12 +25,13 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { sectionMarkers, writeBenchmarkSection } from "../benchmarks-md.js";
 import { formatSummary, summarize } from "../cpuprofile-top.js";
+import { type Machine, machine, wholeOption } from "../machine.js";
 import {
   alive,
   ancestors,
@@ -140,29 +141,23 @@ if (args.help) {
   process.exit(0);
 }
 
-function whole(name: string, raw: string | undefined, min: number): number | undefined {
-  if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`--${name} must be a whole number ≥ ${min}`);
-  return Number(raw);
-}
-
 const quick = args.quick;
 const ratesText = (args.rates ?? (quick ? "100 200 400" : DEFAULT_RATES)).trim();
 if (!/^\d+(\s+\d+)*$/.test(ratesText) || /(^|\s)0+(\s|$)/.test(ratesText))
   throw new Error('--rates must be positive whole numbers separated by spaces, e.g. "500 1000 1500"');
 const rates = ratesText.split(/\s+/).map(Number);
-const duration = whole("duration", args.duration, 1) ?? (quick ? 4 : 20);
-const refine = whole("refine", args.refine, 0) ?? (quick ? 0 : 2);
+const duration = wholeOption("duration", args.duration, 1) ?? (quick ? 4 : 20);
+const refine = wholeOption("refine", args.refine, 0) ?? (quick ? 0 : 2);
 const transport = args.transport ?? "u1";
 if (transport !== "u1" && transport !== "t1") throw new Error("--transport must be u1 or t1");
-const users = whole("users", args.users, DOMAINS) ?? (quick ? 500 : USERS);
-const latencyDuration = whole("latency-duration", args["latency-duration"], 1) ?? duration;
-const latencyRateOpt = whole("latency-rate", args["latency-rate"], 1);
-const kamChildren = whole("children", args.children, 1) ?? 4;
+const users = wholeOption("users", args.users, DOMAINS) ?? (quick ? 500 : USERS);
+const latencyDuration = wholeOption("latency-duration", args["latency-duration"], 1) ?? duration;
+const latencyRateOpt = wholeOption("latency-rate", args["latency-rate"], 1);
+const kamChildren = wholeOption("children", args.children, 1) ?? 4;
 const kamArgs = (args["kam-args"] ?? "-x tlsf").split(/\s+/).filter(Boolean);
-const shmMb = whole("shm", args.shm, 64) ?? 4096;
+const shmMb = wholeOption("shm", args.shm, 64) ?? 4096;
 const auth = args.auth;
-const hold = whole("hold", args.hold, 0) ?? 0;
+const hold = wholeOption("hold", args.hold, 0) ?? 0;
 const portList = (args.ports ?? "5270,5290,5282,5281").split(",").map((p) => Number(p));
 if (portList.length !== 4 || portList.some((p) => !Number.isInteger(p) || p < 1024 || p > 65535))
   throw new Error("--ports takes four ports from 1024 to 65535: Kamailio,sipext,callee,caller");
@@ -275,31 +270,6 @@ async function stopLeftovers(): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 // The machine
-
-interface Machine {
-  date: string;
-  nproc: string;
-  cpu: string;
-  ramGiB: string;
-  node: string;
-  kamailio: string;
-  sipp: string;
-  kernel: string;
-}
-
-function machine(): Machine {
-  const kam = sh("kamailio", ["-v"]).split("\n")[0] ?? "";
-  return {
-    date: sh("date", ["-u"]),
-    nproc: sh("nproc", []),
-    cpu: cpus()[0]?.model ?? "unknown",
-    ramGiB: (totalmem() / 2 ** 30).toFixed(1),
-    node: process.version,
-    kamailio: /version:\s*kamailio\s+(\S+)/i.exec(kam)?.[1] ?? (kam || "not installed"),
-    sipp: /SIPp\s+v?([\d.]+)/.exec(sh("sipp", ["-v"]))?.[1] ?? "unknown",
-    kernel: sh("uname", ["-r"]),
-  };
-}
 
 const loadText = () =>
   loadavg()
@@ -1228,6 +1198,26 @@ function section(r: Report): string {
   ].join("\n");
 }
 
+/** The proxy's added latency at `rate`: INVITE → 200 straight to the callees, then through it. */
+async function addedLatency(
+  t: StepTarget,
+  callees: Child,
+  files: Files,
+  rate: number,
+  dir: string,
+): Promise<Added> {
+  const direct = await latencyRun(
+    { label: "direct", port: UAS_PORT, callees: files.directCallees, pid: undefined, calleeChild: callees },
+    rate,
+    join(dir, "direct"),
+  );
+  log(latencyLine(direct));
+  await sleep(2_000);
+  const through = await latencyRun(t, rate, join(dir, "proxy"));
+  log(latencyLine(through));
+  return added(through, direct);
+}
+
 /** The top self-time functions of sipext's CPU profile (--profile), copied out of the temp dir. */
 function logProfile(profDir: string): void {
   const file = existsSync(profDir) ? readdirSync(profDir).find((f) => f.endsWith(".cpuprofile")) : undefined;
@@ -1338,23 +1328,13 @@ async function main(): Promise<void> {
       latencyRate ??= Math.max(1, Math.floor(perSecond(sipext) / 2));
       if (args["skip-latency"] || perSecond(sipext) === 0) return;
       await sleep(2_000);
-      const dir = join(tempRoot as string, "sipext", "latency");
-      const direct = await latencyRun(
-        {
-          label: "direct",
-          port: UAS_PORT,
-          callees: files.directCallees,
-          pid: undefined,
-          calleeChild: callees,
-        },
+      sipextLatency = await addedLatency(
+        t,
+        callees,
+        files,
         latencyRate,
-        join(dir, "direct"),
+        join(tempRoot as string, "sipext", "latency"),
       );
-      log(latencyLine(direct));
-      await sleep(2_000);
-      const through = await latencyRun(t, latencyRate, join(dir, "proxy"));
-      log(latencyLine(through));
-      sipextLatency = added(through, direct);
     });
     if (profDir) logProfile(profDir);
   }
@@ -1365,24 +1345,8 @@ async function main(): Promise<void> {
     const proxy = await startKamailio(join(tempRoot, "kamailio-latency"));
     proxy.callees = files.kamCallees;
     await proxyPhase(proxy, files, join(tempRoot, "kamailio-latency"), async (t, callees) => {
-      const rate = latencyRate as number;
       const dir = join(tempRoot as string, "kamailio-latency");
-      const direct = await latencyRun(
-        {
-          label: "direct",
-          port: UAS_PORT,
-          callees: files.directCallees,
-          pid: undefined,
-          calleeChild: callees,
-        },
-        rate,
-        join(dir, "direct"),
-      );
-      log(latencyLine(direct));
-      await sleep(2_000);
-      const through = await latencyRun(t, rate, join(dir, "proxy"));
-      log(latencyLine(through));
-      kamLatency = added(through, direct);
+      kamLatency = await addedLatency(t, callees, files, latencyRate as number, dir);
     });
   }
 

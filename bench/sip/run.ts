@@ -22,12 +22,13 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createConnection } from "node:net";
-import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { sectionMarkers, writeBenchmarkSection } from "../benchmarks-md.js";
 import { formatSummary, type ProfileSummary, summarize } from "../cpuprofile-top.js";
+import { type Machine, machine, wholeOption } from "../machine.js";
 import {
   Child,
   childEnv,
@@ -101,22 +102,16 @@ if (args.help) {
   process.exit(0);
 }
 
-function whole(name: string, raw: string | undefined, min: number): string | undefined {
-  if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`--${name} must be a whole number ≥ ${min}`);
-  return raw;
-}
-
 const quick = args.quick;
 const rates = args.rates ?? (quick ? "500 1000 2000" : undefined);
 if (rates !== undefined && !/^\s*\d+(\s+\d+)*\s*$/.test(rates))
   throw new Error('--rates must be whole numbers separated by spaces, e.g. "1000 2000 3000"');
-const duration = whole("duration", args.duration, 1) ?? (quick ? "5" : undefined);
-const refine = whole("refine", args.refine, 0) ?? (quick ? "0" : undefined);
+const duration = wholeOption("duration", args.duration, 1) ?? (quick ? 5 : undefined);
+const refine = wholeOption("refine", args.refine, 0) ?? (quick ? 0 : undefined);
 const transport = args.transport ?? "u1";
 if (transport !== "u1" && transport !== "t1") throw new Error("--transport must be u1 or t1");
-const sipPort = Number(whole("sip-port", args["sip-port"], 1) ?? 5090);
-const bindings = Number(whole("bindings", args.bindings, 1) ?? 100_000);
+const sipPort = wholeOption("sip-port", args["sip-port"], 1) ?? 5090;
+const bindings = wholeOption("bindings", args.bindings, 1) ?? 100_000;
 const write =
   args["no-write"] || args.profile
     ? false
@@ -125,8 +120,8 @@ const write =
 /** SIPp options given to both ramps, identical. */
 const rampOptions: string[] = ["--transport", transport];
 if (rates !== undefined) rampOptions.push("--rates", rates.trim().replace(/\s+/g, " "));
-if (duration !== undefined) rampOptions.push("--duration", duration);
-if (refine !== undefined) rampOptions.push("--refine", refine);
+if (duration !== undefined) rampOptions.push("--duration", String(duration));
+if (refine !== undefined) rampOptions.push("--refine", String(refine));
 
 const commandLine = [
   "npm run bench:sip",
@@ -167,32 +162,6 @@ const nodeChild = (label: string, nodeArgs: string[], script: string[], env: Nod
 
 // ---------------------------------------------------------------------------------------------
 // The machine
-
-interface Machine {
-  date: string;
-  nproc: string;
-  cpu: string;
-  ramGiB: string;
-  node: string;
-  kamailio: string;
-  sipp: string;
-  kernel: string;
-}
-
-function machine(): Machine {
-  const cpuModel = cpus()[0]?.model ?? "unknown";
-  const kam = existsSync("/usr/sbin/kamailio") ? (sh("kamailio", ["-v"]).split("\n")[0] ?? "") : "";
-  return {
-    date: sh("date", ["-u"]),
-    nproc: sh("nproc", []),
-    cpu: cpuModel,
-    ramGiB: (totalmem() / 2 ** 30).toFixed(1),
-    node: process.version,
-    kamailio: /version:\s*kamailio\s+(\S+)/i.exec(kam)?.[1] ?? (kam || "not installed"),
-    sipp: /SIPp\s+v?([\d.]+)/.exec(sh("sipp", ["-v"]))?.[1] ?? "unknown",
-    kernel: sh("uname", ["-r"]),
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // The ramps (run.sh) and their results.tsv

@@ -235,7 +235,6 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
     const vias = getVias(req.headers);
     const top = vias?.[0];
     if (!top) return;
-    const route = responseRoute(top, flow);
     const cseq = getCSeq(req.headers);
     const branch = top.params.get("branch") ?? "";
     // §17.2.3: an ACK matches its INVITE's transaction, a CANCEL the INVITE's by branch too.
@@ -252,6 +251,8 @@ export async function startSipServer(opts: SipServerOptions): Promise<SipServer>
       if (proxy) void proxy.onAck(req, flow);
       return;
     }
+    // Where the responses go (an ACK, above, gets none).
+    const route = responseRoute(top, flow);
     if (req.method === "INVITE" && proxy) {
       const key = keyFor("INVITE");
       const invite = proxy.inviteTransaction(key);

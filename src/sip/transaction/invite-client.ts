@@ -57,7 +57,7 @@ export class InviteClientTransaction {
   constructor(opts: ClientTransactionOptions<InviteClientTransaction>) {
     const { request } = opts;
     if (request.method !== "INVITE") throw new TypeError(`not an INVITE: ${request.method}`);
-    if (request.headers.getAll("Via").length === 0) throw new TypeError("the INVITE has no Via");
+    if (!request.headers.has("Via")) throw new TypeError("the INVITE has no Via");
     if (getCSeq(request.headers) === undefined) throw new TypeError("the INVITE has no valid CSeq");
     this.request = request;
     this.bytes = opts.bytes ?? serialize(request);

@@ -46,7 +46,7 @@ export class NonInviteClientTransaction {
     // An INVITE has its own machine; an ACK has no transaction at all (§17).
     if (request.method === "INVITE" || request.method === "ACK")
       throw new TypeError(`not a non-INVITE transaction request: ${request.method}`);
-    if (request.headers.getAll("Via").length === 0) throw new TypeError("the request has no Via");
+    if (!request.headers.has("Via")) throw new TypeError("the request has no Via");
     this.bytes = opts.bytes ?? serialize(request);
     this.send = opts.send;
     this.reliable = opts.reliable;

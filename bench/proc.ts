@@ -293,6 +293,28 @@ export function killAllChildrenNow(): void {
 }
 
 /**
+ * A run that ends, however it ends, leaves no child behind: at exit every child is killed and
+ * `atExit` runs; on SIGINT, SIGTERM or SIGHUP the children are stopped, `cleanup` runs and the
+ * process exits with 130.
+ */
+export function stopChildrenOnExit(
+  log: (line: string) => void,
+  cleanup: () => Promise<void>,
+  atExit: () => void,
+): void {
+  process.on("exit", () => {
+    killAllChildrenNow();
+    atExit();
+  });
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => {
+      log(`${signal}: stopping the child processes`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+}
+
+/**
  * argv that bounds `command` in time and ties it to us: timeout(1) sends `signal` after
  * `seconds` (and SIGKILL 5 s later), and setpriv --pdeathsig makes timeout(1) pass SIGTERM on to
  * the command when this process dies, even by SIGKILL.

@@ -39,7 +39,6 @@ import {
   Child,
   descendants,
   HZ,
-  killAllChildrenNow,
   logger,
   machineBusy,
   machineJiffies,
@@ -50,6 +49,7 @@ import {
   shellQuote,
   sleep,
   stopAllChildren,
+  stopChildrenOnExit,
   treeMemKb,
   treeTicks,
   within,
@@ -206,16 +206,9 @@ async function cleanup(): Promise<void> {
   tempRoot = undefined;
 }
 
-process.on("exit", () => {
-  killAllChildrenNow();
+stopChildrenOnExit(log, cleanup, () => {
   if (tempRoot && !args.keep) rmSync(tempRoot, { recursive: true, force: true });
 });
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(signal, () => {
-    log(`${signal}: stopping the child processes`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
 
 /** Records a long-lived child (pid + a string its command line holds) for the next run's clean-up. */
 function remember(child: Child): void {

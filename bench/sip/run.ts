@@ -32,7 +32,6 @@ import { type Machine, machine, wholeOption } from "../machine.js";
 import {
   Child,
   childEnv,
-  killAllChildrenNow,
   logger,
   machineBusy,
   otherLoad,
@@ -41,6 +40,7 @@ import {
   shellQuote,
   sleep,
   stopAllChildren,
+  stopChildrenOnExit,
   within,
 } from "../proc.js";
 import { DOMAINS, domainOf, passwordOf, REGISTRAR_DOMAIN, USERS, userOf } from "../user-set.js";
@@ -141,16 +141,9 @@ async function cleanup(): Promise<void> {
   tempRoot = undefined;
 }
 
-process.on("exit", () => {
-  killAllChildrenNow();
+stopChildrenOnExit(log, cleanup, () => {
   if (tempRoot && !args.keep) rmSync(tempRoot, { recursive: true, force: true });
 });
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(signal, () => {
-    log(`${signal}: stopping the child processes`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
 
 const nodeChild = (label: string, nodeArgs: string[], script: string[], env: NodeJS.ProcessEnv) =>
   new Child(

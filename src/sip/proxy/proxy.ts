@@ -79,7 +79,7 @@ type Decision =
 // A call outlives its answer by 32 s (the transactions' Timers L and M, RFC 6026), thousands of
 // calls at a busy proxy's call rate: what only the routing needs (the messages) is dropped as
 // soon as it is no longer needed, and a call answered with a 2xx whose branches are all over is
-// retired to its key alone (see retire()).
+// retired to its key alone (see maybeRetire()).
 
 interface Branch {
   call: Call;
@@ -620,7 +620,6 @@ export class SipProxy {
     if (call.finalSent < 200 || call.finalSent >= 300) return;
     if (call.branches.some((b) => b.status === undefined)) return;
     for (const b of call.branches) if (b.tx?.state === "accepted") b.tx.cancelTimersAndTerminate();
-    this.stopRinging(call);
     call.server.cancelTimersAndTerminate(); // its onTerminated forgets the call
     this.answered.add(call.key, true);
   }
@@ -648,7 +647,8 @@ export class SipProxy {
     if (bestStatus === undefined) {
       this.reply(call, 480, "Temporarily Unavailable");
     } else if (!response) {
-      this.reply(call, bestStatus, REASONS[bestStatus] ?? "Request Timeout");
+      // our own outcome of the branch: 408 (no answer), 487 (CANCELed, no final), 513
+      this.reply(call, bestStatus, REASONS[bestStatus] ?? "");
     } else if (bestStatus === 503) {
       // §16.7 step 6: a 503 is not passed on as such (it would stop the caller's other routes).
       this.reply(call, 500, "Server Internal Error");

@@ -1,6 +1,7 @@
 // The top self-time functions (and files) of a V8 .cpuprofile, as `node --cpu-prof` writes it.
 //   tsx bench/cpuprofile-top.ts FILE.cpuprofile [N]
-import { readFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 interface CallFrame {
@@ -46,6 +47,20 @@ function shortUrl(url: string): string {
   if (nm >= 0) return path.slice(nm + "node_modules/".length);
   const src = path.search(/\/(src|bench)\//);
   return src >= 0 ? path.slice(src + 1) : path;
+}
+
+/** The node arguments that write a CPU profile into `dir` when the process exits. */
+export const cpuProfArgs = (dir: string): string[] => ["--cpu-prof", `--cpu-prof-dir=${dir}`];
+
+/**
+ * The profile `node --cpu-prof` wrote into `dir` (a temp dir, removed after the run), copied to
+ * `keepAs`; undefined when none was written.
+ */
+export function keepProfile(dir: string, keepAs: string): string | undefined {
+  const file = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith(".cpuprofile")) : undefined;
+  if (!file) return undefined;
+  copyFileSync(join(dir, file), keepAs);
+  return keepAs;
 }
 
 export function summarize(file: string, top = 25): ProfileSummary {

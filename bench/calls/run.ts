@@ -16,7 +16,6 @@
 import { spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import {
-  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -30,7 +29,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { sectionMarkers, writeBenchmarkSection } from "../benchmarks-md.js";
-import { formatSummary, summarize } from "../cpuprofile-top.js";
+import { cpuProfArgs, formatSummary, keepProfile, summarize } from "../cpuprofile-top.js";
 import { type Machine, machine, wholeOption } from "../machine.js";
 import {
   alive,
@@ -589,7 +588,7 @@ async function seedSipext(dataDir: string, csv: string): Promise<SeedResult> {
 }
 
 async function startSipext(dataDir: string, profDir: string | undefined): Promise<Proxy> {
-  const nodeArgs = profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [];
+  const nodeArgs = profDir ? cpuProfArgs(profDir) : [];
   const child = nodeChild(
     "sipext",
     phaseBoundS(),
@@ -1213,13 +1212,11 @@ async function addedLatency(
 
 /** The top self-time functions of sipext's CPU profile (--profile), copied out of the temp dir. */
 function logProfile(profDir: string): void {
-  const file = existsSync(profDir) ? readdirSync(profDir).find((f) => f.endsWith(".cpuprofile")) : undefined;
-  if (!file) {
+  const kept = keepProfile(profDir, join(tmpdir(), "sipext-bench-calls.cpuprofile"));
+  if (!kept) {
     log("no .cpuprofile was written");
     return;
   }
-  const kept = join(tmpdir(), "sipext-bench-calls.cpuprofile");
-  copyFileSync(join(profDir, file), kept);
   log(`sipext CPU profile (${kept}):`);
   for (const l of formatSummary(summarize(kept, 30)).split("\n")) log(`  ${l}`);
 }

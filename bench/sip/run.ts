@@ -11,23 +11,20 @@
 // Every child is tracked and stopped (with its descendants, by pid) on exit, error or signal.
 import { createHash, randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { sectionMarkers, writeBenchmarkSection } from "../benchmarks-md.js";
-import { formatSummary, type ProfileSummary, summarize } from "../cpuprofile-top.js";
+import {
+  cpuProfArgs,
+  formatSummary,
+  keepProfile,
+  type ProfileSummary,
+  summarize,
+} from "../cpuprofile-top.js";
 import { type Machine, machine, wholeOption } from "../machine.js";
 import {
   Child,
@@ -542,7 +539,7 @@ async function main(): Promise<void> {
   let profileFile: string | undefined;
   if (!args["skip-sipext"]) {
     const profDir = join(tempRoot, "cpuprof");
-    const nodeArgs = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [];
+    const nodeArgs = args.profile ? cpuProfArgs(profDir) : [];
     const server = nodeChild("sipext", nodeArgs, ["src/cli/main.ts", "serve"], serverEnv);
     try {
       // SIPEXT_LOG_LEVEL=warn hides the "SIP listening" info line: readiness is a 200 to OPTIONS.
@@ -564,15 +561,9 @@ async function main(): Promise<void> {
       await server.stop();
     }
     if (args.profile) {
-      const file = existsSync(profDir)
-        ? readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"))
-        : undefined;
-      if (!file) log("no .cpuprofile was written");
-      else {
-        profileFile = join(tmpdir(), "sipext-bench-sip.cpuprofile");
-        copyFileSync(join(profDir, file), profileFile);
-        profile = summarize(profileFile, 30);
-      }
+      profileFile = keepProfile(profDir, join(tmpdir(), "sipext-bench-sip.cpuprofile"));
+      if (!profileFile) log("no .cpuprofile was written");
+      else profile = summarize(profileFile, 30);
     }
   }
 

@@ -615,8 +615,7 @@ describe.each(DATABASES)("calls through the proxy on %s", (kind) => {
     const first = (m: string) => m.split("\r\n")[0];
     const cseqOf = (m: string) => /\r\nCSeq: ([^\r]+)/i.exec(m)?.[1];
     const waitFor = async (what: (m: string) => boolean, count = 1) => {
-      const until = Date.now() + 5000;
-      while (got.filter(what).length < count && Date.now() < until) await sleep(10);
+      await until(`${count} such message(s) at the caller`, () => got.filter(what).length >= count);
       return got.filter(what);
     };
     const invite = [

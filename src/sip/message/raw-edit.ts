@@ -3,15 +3,15 @@
 // removes the topmost Via header field value from the response"). Each edit handles the plain
 // layout almost every element sends and returns undefined for anything else (a folded line),
 // so the caller takes the structured way then.
-import { CR, HTAB, LF, SP } from "./grammar.js";
+import { CR, DQUOTE, isWsp, LF } from "./grammar.js";
 
 const COMMA = 0x2c;
 const COLON = 0x3a;
-const DQUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 const lower = (c: number | undefined) => (c !== undefined && c >= 0x41 && c <= 0x5a ? c + 0x20 : c);
-const isWsp = (c: number | undefined) => c === SP || c === HTAB;
+/** Whitespace at `i`; false past the end (a line may be the message's last). */
+const wspAt = (raw: Uint8Array, i: number) => isWsp(raw[i] ?? 0);
 
 /** Is the header line starting at `at` a Via (long or compact form)? Returns its colon, or -1. */
 function viaColon(raw: Uint8Array, at: number, end: number): number {
@@ -19,7 +19,7 @@ function viaColon(raw: Uint8Array, at: number, end: number): number {
   if (lower(raw[i]) !== 0x76) return -1; // v
   i++;
   if (lower(raw[i]) === 0x69 && lower(raw[i + 1]) === 0x61) i += 2; // ia
-  while (i < end && isWsp(raw[i])) i++;
+  while (i < end && wspAt(raw, i)) i++;
   return raw[i] === COLON ? i : -1;
 }
 
@@ -52,13 +52,13 @@ export function removeTopVia(raw: Buffer): Buffer | undefined {
     if (contentEnd <= line) return undefined; // the empty line: no Via at all
     const colon = viaColon(raw, line, contentEnd);
     if (colon >= 0) {
-      if (isWsp(raw[lf + 1])) return undefined; // folded onto the next line
+      if (wspAt(raw, lf + 1)) return undefined; // folded onto the next line
       let value = colon + 1;
-      while (value < contentEnd && isWsp(raw[value])) value++;
+      while (value < contentEnd && wspAt(raw, value)) value++;
       const comma = topLevelComma(raw, value, contentEnd);
       if (comma < 0) return Buffer.concat([raw.subarray(0, line), raw.subarray(lf + 1)]);
       let next = comma + 1;
-      while (next < contentEnd && isWsp(raw[next])) next++;
+      while (next < contentEnd && wspAt(raw, next)) next++;
       if (next === contentEnd) return undefined; // a list ending in a comma
       return Buffer.concat([raw.subarray(0, value), raw.subarray(next)]);
     }

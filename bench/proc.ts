@@ -1,161 +1,201 @@
-// Child processes of the benchmarks (bench:sip, bench:calls) and what is measured of them: CPU
-// ticks, memory, machine load, from /proc. Every child is tracked and stopped
-// with its descendants, by pid, on the way out (exit, error, SIGINT/SIGTERM/SIGHUP); each one is
-// also bounded in time by itself (timeout(1), SIPp -timeout, the orphan guard of node children).
+// The child processes of the benchmarks and what is measured of them (CPU ticks, memory, machine
+// load, from /proc). Every child is tracked and stopped with its descendants, by pid, on the way
+// out (exit, error, SIGINT/SIGTERM/SIGHUP); each one is also bounded by itself (timeout(1), SIPp
+// -timeout, or orphan-guard.ts for node children).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+/** The repository: the cwd of node children. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Marks the stdout line a child reports its result on (printResult writes it, Child.result reads it). */
+export const RESULT_PREFIX = "BENCH_RESULT ";
+export const printResult = (r: unknown) => process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(r)}\n`);
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A progress logger: lines on stderr, prefixed with the benchmark's name. */
-export const logger =
-  (name: string) =>
-  (message: string): void => {
-    process.stderr.write(`[${name}] ${message}\n`);
-  };
+export const logger = (name: string) => (line: string) => void process.stderr.write(`[${name}] ${line}\n`);
 
 /** The environment of a child: ours, minus any sipext setting or database that could leak in. */
-export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith("SIPEXT_") || k === "DATABASE_URL" || k === "NODE_OPTIONS") continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
+export const childEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !LEAKS.test(k))),
+  ...extra,
+});
+const LEAKS = /^(SIPEXT_|DATABASE_URL$|NODE_OPTIONS$)/;
 
-export async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
+/** The environment of a sipext server on 127.0.0.1 (ports 0: any free one), logging at warn level. */
+export const sipextEnv = (dataDir: string, sip: number, http: number, extra: Record<string, string> = {}) =>
+  childEnv({
+    SIPEXT_DATA_DIR: dataDir,
+    SIPEXT_SIP_HOST: "127.0.0.1",
+    SIPEXT_SIP_PORT: String(sip),
+    SIPEXT_HTTP_HOST: "127.0.0.1",
+    SIPEXT_HTTP_PORT: String(http),
+    SIPEXT_LOG_LEVEL: "warn",
+    ...extra,
+  });
+
+export function within<T>(ms: number, what: string, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what}: gave up after ${Math.round(ms / 1000)} s`)), ms);
   });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** The parent and the utime+stime+cutime+cstime ticks of a process, from /proc/PID/stat. */
+/** stdout and stderr of a command run to its end. */
+export function sh(cmd: string, argv: string[], timeoutMs = 10_000): string {
+  const r = spawnSync(cmd, argv, { encoding: "utf8", timeout: timeoutMs });
+  return `${r.stdout ?? ""}${r.stderr ?? ""}`.trim();
+}
+
+export const shellQuote = (s: string) =>
+  /^[A-Za-z0-9_./:=,-]+$/.test(s) ? s : `"${s.replace(/(["\\$`])/g, "\\$1")}"`;
+
+// ---------------------------------------------------------------------------------------------
+// /proc
+
+/** The parent, the utime+stime ticks and the cutime+cstime ticks (of reaped children) of a process. */
 function readStat(pid: number): { ppid: number; ticks: number; childTicks: number } | undefined {
+  const stat = readProc(`${pid}/stat`);
+  if (stat === undefined) return undefined; // gone
+  // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ")"
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const n = (i: number) => Number(f[i] ?? 0);
+  return { ppid: n(1), ticks: n(11) + n(12), childTicks: n(13) + n(14) };
+}
+
+/** A file under /proc, or undefined when its process is gone. */
+export function readProc(path: string): string | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ")"
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return {
-      ppid: Number(f[1]),
-      ticks: Number(f[11]) + Number(f[12]),
-      childTicks: Number(f[13]) + Number(f[14]),
-    };
+    return readFileSync(`/proc/${path}`, "utf8");
   } catch {
     return undefined;
   }
 }
 
-/** Every live descendant of `pid` (children first, found through /proc). */
+/** Every live descendant of `pid`. */
 export function descendants(pid: number): number[] {
-  const parentOf = new Map<number, number[]>();
+  const childrenOf = new Map<number, number[]>();
   for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const s = readStat(Number(name));
-    if (!s) continue;
-    const list = parentOf.get(s.ppid) ?? [];
-    list.push(Number(name));
-    parentOf.set(s.ppid, list);
+    const s = /^\d+$/.test(name) ? readStat(Number(name)) : undefined;
+    if (s) childrenOf.set(s.ppid, [...(childrenOf.get(s.ppid) ?? []), Number(name)]);
   }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const c of parentOf.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(pid);
-  return out;
+  const tree = (p: number): number[] => (childrenOf.get(p) ?? []).flatMap((c) => [c, ...tree(c)]);
+  return tree(pid);
 }
 
-export const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** Our own processes: this one, its descendants and its ancestors (npm and tsx start us). */
+export function ourPids(): Set<number> {
+  const ours = new Set([process.pid, ...descendants(process.pid)]);
+  let p = process.pid;
+  for (let i = 0; i < 64 && p > 1; i++) ours.add((p = readStat(p)?.ppid ?? 0));
+  return ours;
+}
 
-function signalAll(pids: number[], signal: NodeJS.Signals): void {
-  for (const p of pids) {
+export function signalAll(pids: number[], signal: NodeJS.Signals | 0): number[] {
+  return pids.filter((p) => {
     try {
-      process.kill(p, signal);
+      return process.kill(p, signal);
     } catch {
-      // already gone
+      return false; // gone
     }
-  }
+  });
 }
 
-/** CPU ticks (utime+stime) of a process and its live descendants. */
-export function treeTicks(pid: number): number {
-  let t = 0;
-  for (const p of [pid, ...descendants(pid)]) t += readStat(p)?.ticks ?? 0;
-  return t;
-}
+let hz: number | undefined;
+/** Clock ticks per second of /proc's CPU times. */
+export const HZ = () => (hz ??= Number(sh("getconf", ["CLK_TCK"])) || 100);
+
+/** CPU ticks (utime+stime) of one process. */
+export const processTicks = (pid: number) => readStat(pid)?.ticks;
+
+/** CPU ticks of a process and its live descendants. */
+export const treeTicks = (pid: number) =>
+  [pid, ...descendants(pid)].reduce((t, p) => t + (readStat(p)?.ticks ?? 0), 0);
 
 /**
- * CPU ticks of the children this process has waited for (cutime+cstime of /proc/self/stat):
- * a SIPp run that ended between two reads is in the difference (timeout(1) waits for SIPp, and we
- * wait for timeout(1), so its time reaches us).
+ * CPU ticks of the children this process has waited for: a SIPp run that ended between two
+ * readings is in the difference (timeout(1) waits for SIPp, and we wait for timeout(1)).
  */
-export function reapedChildTicks(): number {
-  return readStat(process.pid)?.childTicks ?? 0;
-}
-
-export const HZ = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+export const reapedChildTicks = () => readStat(process.pid)?.childTicks ?? 0;
 
 /** Resident and proportional set size of a process tree, kB (PSS shares shared memory out fairly). */
 export function treeMemKb(pid: number): { rssKb: number; pssKb: number; nproc: number } {
-  let rssKb = 0;
-  let pssKb = 0;
-  let nproc = 0;
-  for (const p of [pid, ...descendants(pid)]) {
-    try {
-      const text = readFileSync(`/proc/${p}/smaps_rollup`, "utf8");
-      rssKb += Number(/^Rss:\s+(\d+)/m.exec(text)?.[1] ?? 0);
-      pssKb += Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? 0);
-      nproc++;
-    } catch {
-      // gone
-    }
+  const m = { rssKb: 0, pssKb: 0, nproc: 0 };
+  for (const text of [pid, ...descendants(pid)].map((p) => readProc(`${p}/smaps_rollup`))) {
+    if (text === undefined) continue; // gone
+    m.rssKb += Number(/^Rss:\s+(\d+)/m.exec(text)?.[1] ?? 0);
+    m.pssKb += Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? 0);
+    m.nproc++;
   }
-  return { rssKb, pssKb, nproc };
+  return m;
 }
 
 /** "busy total" jiffies of the whole machine (busy = user+nice+system+irq+softirq). */
 export function machineJiffies(): { busy: number; total: number } {
-  const f = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
+  const f = (readProc("stat")?.split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
   const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0);
-  return { busy, total };
+  return { busy, total: f.reduce((a, b) => a + b, 0) };
 }
+
+/** Percent of all cores busy between two machineJiffies() readings. */
+export const busyPct = (a: { busy: number; total: number }, b: { busy: number; total: number }) =>
+  b.total > a.total ? Math.round((100 * (b.busy - a.busy)) / (b.total - a.total)) : Number.NaN;
 
 /** Percent of all cores busy over `ms`. */
 export async function machineBusy(ms = 2_000): Promise<number> {
   const a = machineJiffies();
   await sleep(ms);
-  const b = machineJiffies();
-  return b.total > a.total ? Math.round((100 * (b.busy - a.busy)) / (b.total - a.total)) : 0;
+  return busyPct(a, machineJiffies()) || 0;
 }
 
-export function sh(cmd: string, argv: string[], timeoutMs = 10_000): string {
-  const r = spawnSync(cmd, argv, { encoding: "utf8", timeout: timeoutMs });
-  return `${r.stdout ?? ""}${r.stderr ?? ""}`.trim();
+/** The busiest processes that are not ours, for the record of how loaded the machine was. */
+export function otherLoad(): string[] {
+  const ours = ourPids();
+  return sh("ps", ["-eo", "pid,pcpu,etime,args", "--sort=-pcpu", "--no-headers"])
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !ours.has(Number(l.split(/\s+/)[0])) && Number(l.split(/\s+/)[1]) >= 5)
+    .slice(0, 6)
+    .map((l) => (l.length > 150 ? `${l.slice(0, 150)}…` : l));
 }
+
+/** Datagrams the kernel dropped for the UDP socket(s) bound to 127.0.0.1:port (receive queue full). */
+export function udpDrops(port: number): number {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  const sockets = (readProc("net/udp") ?? "").split("\n").slice(1);
+  return sockets.reduce((drops, line) => {
+    const f = line.trim().split(/\s+/);
+    return f[1]?.endsWith(hex) ? drops + Number(f.at(-1) ?? 0) : drops;
+  }, 0);
+}
+
+/** `port` when it is free on 127.0.0.1 for TCP and UDP (undefined when not); 0: any free TCP port. */
+export async function freePort(port = 0): Promise<number | undefined> {
+  const tcp = await new Promise<number | undefined>((r) => {
+    const s = createServer().once("error", () => r(undefined));
+    s.listen(port, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => r(typeof a === "object" && a ? a.port : undefined));
+    });
+  });
+  if (tcp === undefined || port === 0) return tcp;
+  const udp = createSocket("udp4");
+  return new Promise((r) => {
+    udp.once("error", () => r(undefined)).bind(port, "127.0.0.1", () => udp.close(() => r(port)));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children
 
 export interface ChildOptions {
   cwd?: string;
@@ -164,21 +204,25 @@ export interface ChildOptions {
   forwardStderr?: boolean;
   /** a stdin pipe we never close (node children: orphan-guard.ts ends them when we die) */
   stdinPipe?: boolean;
-  /** keep its stdout lines (default); "ignore" for chatty programs such as SIPp */
+  /** "ignore" for chatty programs such as SIPp; kept as lines otherwise */
   stdout?: "lines" | "ignore";
 }
 
 const children = new Set<Child>();
+/** Set once the run is being stopped: no child starts after that. */
+let stopping = false;
 
 export class Child {
   readonly proc: ChildProcess;
+  /** Its exit code (-1: killed by a signal, or not started), once its output has been read. */
   readonly exited: Promise<number | null>;
-  /** the last 2000 lines of its stdout */
+  /** the last 2000 lines of its stdout, and how many it wrote */
   readonly stdoutLines: string[] = [];
   stdoutCount = 0;
   readonly stderrTail: string[] = [];
   private exitCode: number | null | undefined;
-  private readonly lineWaiters = new Set<() => void>();
+  /** called with each line of stdout or stderr, and with undefined at the end */
+  private readonly listeners = new Set<(line: string | undefined) => void>();
 
   constructor(
     readonly label: string,
@@ -186,38 +230,41 @@ export class Child {
     argv: string[],
     opts: ChildOptions = {},
   ) {
-    this.proc = spawn(command, argv, {
-      cwd: opts.cwd,
-      env: opts.env ?? process.env,
-      stdio: [opts.stdinPipe ? "pipe" : "ignore", opts.stdout === "ignore" ? "ignore" : "pipe", "pipe"],
-    });
+    if (stopping) throw new Error(`${label}: not started, the run is stopping`);
+    const stdin = opts.stdinPipe ? "pipe" : "ignore";
+    const stdio = [stdin, opts.stdout === "ignore" ? "ignore" : "pipe", "pipe"] as const;
+    this.proc = spawn(command, argv, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: [...stdio] });
     children.add(this);
+    const keep = (tail: string[], max: number, line: string) => {
+      tail.push(line);
+      if (tail.length > max) tail.shift();
+      for (const l of this.listeners) l(line);
+    };
     if (this.proc.stdout) {
       createInterface({ input: this.proc.stdout }).on("line", (line) => {
-        this.stdoutLines.push(line);
         this.stdoutCount++;
-        if (this.stdoutLines.length > 2000) this.stdoutLines.shift();
-        for (const w of this.lineWaiters) w();
+        keep(this.stdoutLines, 2000, line);
       });
     }
     createInterface({ input: this.proc.stderr! }).on("line", (line) => {
       if (opts.forwardStderr) process.stderr.write(`[${label}] ${line}\n`);
-      this.stderrTail.push(line);
-      if (this.stderrTail.length > 40) this.stderrTail.shift();
-      for (const w of this.lineWaiters) w();
+      keep(this.stderrTail, 40, line);
     });
     this.exited = new Promise((resolveExit) => {
-      this.proc.on("exit", (code, signal) => {
-        this.exitCode = code ?? (signal ? -1 : null);
+      const finish = (code: number | null) => {
+        if (this.exitCode !== undefined) return;
+        this.exitCode = code;
         children.delete(this);
-        for (const w of this.lineWaiters) w();
-        resolveExit(this.exitCode);
-      });
+        for (const l of this.listeners) l(undefined);
+        resolveExit(code);
+      };
+      // "close", not "exit": it comes after the last line of output has been read.
+      this.proc.on("close", (code, signal) => finish(code ?? (signal ? -1 : null)));
+      // Only a failed spawn has no "close" to follow; other errors (a failed kill) change nothing.
       this.proc.on("error", (err) => {
+        if (this.proc.pid !== undefined) return;
         this.stderrTail.push(String(err));
-        this.exitCode = -1;
-        children.delete(this);
-        resolveExit(-1);
+        finish(-1);
       });
     });
   }
@@ -235,35 +282,37 @@ export class Child {
     return new Error(`${this.label} ${what}${tail}`);
   }
 
-  /** Resolves once a stdout or stderr line matches (rejects when the child exits first). */
-  async waitForLine(re: RegExp, timeoutMs: number): Promise<string> {
-    const find = () => [...this.stdoutLines, ...this.stderrTail].find((l) => re.test(l));
-    return within(
-      timeoutMs,
-      `${this.label} (waiting for ${re})`,
-      new Promise<string>((resolveLine, reject) => {
-        const check = () => {
-          const hit = find();
-          if (hit !== undefined) {
-            this.lineWaiters.delete(check);
-            resolveLine(hit);
-          } else if (!this.running) {
-            this.lineWaiters.delete(check);
-            reject(this.failure(`exited with ${this.exitCode} before printing ${re}`));
-          }
-        };
-        this.lineWaiters.add(check);
-        check();
-      }),
-    );
+  /**
+   * The first line of stdout or stderr, past or future, for which `pick` returns a value; `pick`
+   * runs in the line's own event, so it may sample something at that very moment.
+   */
+  waitFor<T>(pick: (line: string) => T | undefined, timeoutMs: number, what: string): Promise<T> {
+    let listener: ((line: string | undefined) => void) | undefined;
+    const found = new Promise<T>((resolveLine, reject) => {
+      for (const line of [...this.stdoutLines, ...this.stderrTail]) {
+        const v = pick(line);
+        if (v !== undefined) return resolveLine(v);
+      }
+      listener = (line) => {
+        const v = line === undefined ? undefined : pick(line);
+        if (v !== undefined) resolveLine(v);
+        else if (line === undefined) reject(this.failure(`exited with ${this.exitCode} before ${what}`));
+      };
+      if (this.running) this.listeners.add(listener);
+      else listener(undefined);
+    });
+    return within(timeoutMs, `${this.label} (waiting for ${what})`, found).finally(() => {
+      if (listener) this.listeners.delete(listener);
+    });
   }
 
-  /** The JSON after `prefix` on stdout, once the child has exited with 0. */
-  async result<T>(prefix: string, timeoutMs: number): Promise<T> {
-    const code = await within(timeoutMs, this.label, this.exited);
-    const line = this.stdoutLines.find((l) => l.startsWith(prefix));
-    if (code !== 0 || !line) throw this.failure(`exited with ${code} and no result`);
-    return JSON.parse(line.slice(prefix.length)) as T;
+  /** What the child printed with printResult, once it has exited with 0. */
+  async result<T>(timeoutMs: number): Promise<T> {
+    const isResult = (l: string) => (l.startsWith(RESULT_PREFIX) ? l : undefined);
+    const line = await this.waitFor(isResult, timeoutMs, "a result");
+    const code = await within(30_000, `${this.label} exit`, this.exited);
+    if (code !== 0) throw this.failure(`exited with ${code}`);
+    return JSON.parse(line.slice(RESULT_PREFIX.length)) as T;
   }
 
   /** `signal` to the child and its descendants, SIGKILL to whatever is left after `graceMs`. */
@@ -272,39 +321,58 @@ export class Child {
     const tree = [this.pid, ...descendants(this.pid)];
     signalAll(tree, signal);
     const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && tree.some(alive)) await sleep(100);
-    signalAll(tree.filter(alive), "SIGKILL");
+    while (Date.now() < deadline && signalAll(tree, 0).length) await sleep(100);
+    signalAll(tree, "SIGKILL");
     await within(10_000, `${this.label} exit`, this.exited).catch(() => undefined);
   }
-
-  /** Synchronous last resort (process exit): SIGKILL the whole tree. */
-  killNow(): void {
-    if (!this.running) return;
-    signalAll([this.pid, ...descendants(this.pid)], "SIGKILL");
-  }
-}
-
-export async function stopAllChildren(): Promise<void> {
-  await Promise.all([...children].map((c) => c.stop()));
-}
-
-export function killAllChildrenNow(): void {
-  for (const c of children) c.killNow();
 }
 
 /**
- * A run that ends, however it ends, leaves no child behind: at exit every child is killed and
- * `atExit` runs; on SIGINT, SIGTERM or SIGHUP the children are stopped, `cleanup` runs and the
- * process exits with 130.
+ * argv of setpriv(1) that bounds `command` in time and ties it to us: timeout(1) sends `signal`
+ * after `seconds` (and SIGKILL 5 s later), and --pdeathsig makes timeout(1) pass SIGTERM on to the
+ * command when this process dies, even by SIGKILL.
  */
-export function stopChildrenOnExit(
+export function bounded(seconds: number, command: string, argv: string[], signal = "TERM"): string[] {
+  const s = String(Math.max(1, Math.ceil(seconds)));
+  return ["--pdeathsig", "TERM", "timeout", "-s", signal, "-k", "5", s, command, ...argv];
+}
+
+/** node running `script` through tsx, with the orphan guard; bounded by timeout(1) when `boundS` is given. */
+export function nodeChild(
+  label: string,
+  script: string[],
+  o: { env: NodeJS.ProcessEnv; nodeArgs?: string[]; boundS?: number; forwardStderr?: boolean },
+): Child {
+  const argv = [...(o.nodeArgs ?? []), "--import", "tsx", "--import", "./bench/orphan-guard.ts", ...script];
+  const [command, args] = o.boundS
+    ? ["setpriv", bounded(o.boundS, process.execPath, argv)]
+    : [process.execPath, argv];
+  const opts = { cwd: ROOT, env: o.env, stdinPipe: true, forwardStderr: o.forwardStderr };
+  return new Child(label, command, args, opts);
+}
+
+/**
+ * Runs a benchmark's `main` in a temp dir of its own, then exits: 0 when it resolved, 1 when it
+ * threw, 130 on SIGINT, SIGTERM or SIGHUP. However it ends, every child is stopped (killed, at
+ * process exit) and the temp dir removed unless `keep`.
+ */
+export function runBenchmark(
+  name: string,
   log: (line: string) => void,
-  cleanup: () => Promise<void>,
-  atExit: () => void,
-): void {
+  keep: boolean | undefined,
+  main: (dir: string) => Promise<void>,
+) {
+  const dir = mkdtempSync(join(tmpdir(), `sipext-bench-${name}-`));
+  log(`temp dir ${dir}${keep ? " (kept)" : ""}`);
+  const removeDir = () => keep || rmSync(dir, { recursive: true, force: true });
+  const cleanup = async () => {
+    stopping = true;
+    await Promise.all([...children].map((c) => c.stop()));
+    removeDir();
+  };
   process.on("exit", () => {
-    killAllChildrenNow();
-    atExit();
+    for (const c of children) if (c.running) signalAll([c.pid, ...descendants(c.pid)], "SIGKILL");
+    removeDir();
   });
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => {
@@ -312,73 +380,11 @@ export function stopChildrenOnExit(
       void cleanup().finally(() => process.exit(130));
     });
   }
-}
-
-/**
- * argv that bounds `command` in time and ties it to us: timeout(1) sends `signal` after
- * `seconds` (and SIGKILL 5 s later), and setpriv --pdeathsig makes timeout(1) pass SIGTERM on to
- * the command when this process dies, even by SIGKILL.
- */
-export function bounded(seconds: number, command: string, argv: string[], signal = "TERM"): string[] {
-  return [
-    "--pdeathsig",
-    "TERM",
-    "timeout",
-    "-s",
-    signal,
-    "-k",
-    "5",
-    String(Math.max(1, Math.ceil(seconds))),
-    command,
-    ...argv,
-  ];
-}
-
-export async function portFree(port: number): Promise<boolean> {
-  const tcp = await new Promise<boolean>((r) => {
-    const s = createServer();
-    s.once("error", () => r(false));
-    s.listen(port, "127.0.0.1", () => s.close(() => r(true)));
-  });
-  if (!tcp) return false;
-  return new Promise<boolean>((r) => {
-    const s = createSocket("udp4");
-    s.once("error", () => {
-      s.close();
-      r(false);
-    });
-    s.bind(port, "127.0.0.1", () => s.close(() => r(true)));
-  });
-}
-
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=,-]+$/.test(s) ? s : `"${s.replace(/(["\\$`])/g, "\\$1")}"`;
-}
-
-/** The parent, grandparent, ... of `pid` (npm and tsx start us). */
-export function ancestors(pid: number): number[] {
-  const out: number[] = [];
-  let p = pid;
-  for (let i = 0; i < 64; i++) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      p = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    } catch {
-      break;
-    }
-    if (!(p > 1)) break;
-    out.push(p);
-  }
-  return out;
-}
-
-/** The busiest processes that are not ours, for the record of how loaded the machine was. */
-export function otherLoad(): string[] {
-  const ours = new Set([process.pid, ...descendants(process.pid), ...ancestors(process.pid)]);
-  return sh("ps", ["-eo", "pid,pcpu,etime,args", "--sort=-pcpu", "--no-headers"])
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l && !ours.has(Number(l.split(/\s+/)[0])) && Number(l.split(/\s+/)[1]) >= 5)
-    .slice(0, 6)
-    .map((l) => (l.length > 150 ? `${l.slice(0, 150)}…` : l));
+  main(dir)
+    .then(cleanup, async (err: unknown) => {
+      log(`failed: ${err instanceof Error ? err.message : String(err)}`);
+      await cleanup();
+      process.exit(1);
+    })
+    .then(() => process.exit(0));
 }

@@ -14,34 +14,16 @@ declare module "autocannon" {
     duration?: number;
     pipelining?: number;
     timeout?: number;
-    method?: string;
-    headers?: Record<string, string>;
-    body?: string;
     requests?: Array<Request & { setupRequest?: (req: Request, context: object) => Request }>;
   }
 
-  export interface Histogram {
-    average: number;
-    mean: number;
-    stddev: number;
-    min: number;
-    max: number;
-    total: number;
-    p50: number;
-    p90: number;
-    p99: number;
-    [percentile: string]: number;
-  }
-
   export interface Result {
-    duration: number;
     errors: number;
     timeouts: number;
     non2xx: number;
     statusCodeStats: Record<string, { count: number }>;
-    latency: Histogram;
-    requests: Histogram & { sent: number };
-    throughput: Histogram;
+    latency: { p50: number; p99: number };
+    requests: { average: number; total: number };
   }
 
   function autocannon(opts: Options): Promise<Result>;

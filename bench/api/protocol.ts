@@ -1,4 +1,5 @@
-// What the orchestrator (run.ts) and its child processes tell each other, as JSON.
+// What the orchestrator (run.ts) and its child processes tell each other, as JSON (each child
+// prints its result with printResult of bench/proc.ts).
 
 /** One autocannon measurement, run by load.ts in its own process. */
 export interface LoadSpec {
@@ -18,31 +19,12 @@ export interface LoadSpec {
   duration: number;
 }
 
-export interface LoadResult {
-  /** Mean requests per second over the measured seconds. */
-  rps: number;
-  /** Latency in milliseconds. */
-  p50: number;
-  p99: number;
-  avg: number;
-  total: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  statusCodes: Record<string, number>;
-}
+/** Mean requests per second over the measured seconds; latency percentiles in milliseconds. */
+export type LoadResult = { rps: number; p50: number; p99: number; total: number } & Failures;
+type Failures = { errors: number; timeouts: number; non2xx: number; statusCodes: Record<string, number> };
 
-/** Printed by seed.ts when it is done. */
-export interface SeedResult {
-  username: string;
-  password: string;
-  customerId: string;
-  created: number;
-  seconds: number;
-}
-
-/** Marks the one stdout line a child process reports its result on. */
-export const RESULT_PREFIX = "BENCH_RESULT ";
+/** Printed by seed.ts: the first-run admin's password, the page token that skips the OFFSET newest. */
+export type SeedResult = { password: string; pageToken: string; seconds: number };
 
 /** Printed by load.ts when the warm-up is over and the measured seconds begin. */
 export const MEASURING_LINE = "BENCH_MEASURING";

@@ -6,370 +6,109 @@
 // reference (bare.ts). Then seeds 100,000 extensions in one customer (seed.ts, through the
 // services, before the server starts) and compares the p99 of the first page with the 1,000th.
 // For each figure: req/s and p99 from autocannon, and the server's CPU time per request (from
-// /proc/PID/stat), which noise from other processes moves much less. Prints a summary and updates
-// the API section of BENCHMARKS.md.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { cpus, loadavg, tmpdir, totalmem } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import SQLite from "better-sqlite3";
-import { sectionMarkers, writeBenchmarkSection } from "../benchmarks-md.js";
-import { childEnv, within } from "../proc.js";
-import {
-  type LoadResult,
-  type LoadSpec,
-  MEASURING_LINE,
-  RESULT_PREFIX,
-  type SeedResult,
-} from "./protocol.js";
+// /proc/PID/stat), which noise from other processes moves much less.
+import { join } from "node:path";
+import { markdownTable, recordSection, sectionOf } from "../benchmarks-md.js";
+import { loadText, type Machine, machine } from "../machine.js";
+import { commandLineOf, flags, parseOptions, values, wholeOption } from "../options.js";
+import { dropSchema, newSchemaUrl, pgVersion } from "../pg-schema.js";
+import * as proc from "../proc.js";
+import { call200, loginAdmin, startHttpServer } from "../sipext-http.js";
+import { type LoadResult, type LoadSpec, MEASURING_LINE, type SeedResult } from "./protocol.js";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const BENCHMARKS_MD = join(ROOT, "BENCHMARKS.md");
-const { begin: SECTION_BEGIN, end: SECTION_END } = sectionMarkers("api");
+const log = proc.logger("bench:api");
 const PAGE_SIZE = 100;
+const SETUP_PASSWORD = "setup-Passw0rd";
+
+const HELP = [
+  "usage: npm run bench:api -- [options]",
+  "  --duration N     seconds measured per benchmark (default 10; --quick: 2)",
+  "  --connections N  concurrent connections (default 50)",
+  "  --warmup N       unrecorded seconds before each measurement (default 3; --quick: 1)",
+  "  --quick          smoke run: short measurements, 5,000 seeded extensions instead of 100,000",
+  "  --no-write       do not update BENCHMARKS.md (the default with --quick; --write forces it)",
+  "  --rate-limits M  on: API rate limits (CONTRACT §17) at 1,000,000/s, so every request pays for",
+  "                   its address's and customer's buckets and none is refused; off (default): none",
+  "  --events         instead: the cost of the event outbox (CONTRACT §11, #13): POST /v1.0/extensions",
+  "                   with SIPEXT_EVENTS=true and =false, alternated --rounds times (default 2), into",
+  "                   the api-events section",
+  "  --rounds N       rounds of --events (each: events on, then off, each on a fresh server)",
+  "  --database sqlite|postgres  the database of --events (default sqlite; postgres: a fresh schema",
+  "                   of postgres://postgres@127.0.0.1:5432/test per server, dropped after)",
+  "",
+];
+
+const FLAGS = flags("quick", "write", "no-write", "help", "events");
+const OPTIONS = {
+  ...FLAGS,
+  ...values("duration", "connections", "warmup", "rate-limits", "rounds", "database"),
+};
+
+function databaseOption(raw = "sqlite"): "sqlite" | "postgres" {
+  if (raw !== "sqlite" && raw !== "postgres") throw new Error("--database must be sqlite or postgres");
+  return raw;
+}
+
+const o = parseOptions("api", OPTIONS, HELP, (a) => ({
+  quick: a.quick,
+  duration: wholeOption("duration", a.duration, 1) ?? (a.quick ? 2 : 10),
+  connections: wholeOption("connections", a.connections, 1) ?? 50,
+  warmup: wholeOption("warmup", a.warmup, 0) ?? (a.quick ? 1 : 3),
+  /** extensions created through the API before the single-item and list benchmarks */
+  setupExtensions: a.quick ? 120 : 200,
+  /** extensions in one customer for the paging comparison, and the deep page measured */
+  seedCount: a.quick ? 5_000 : 100_000,
+  deepPage: a.quick ? 50 : 1_000,
+  write: !a["no-write"] && (a.write ?? !a.quick),
+  rateLimits: onOff("rate-limits", a["rate-limits"]),
+  events: a.events,
+  rounds: wholeOption("rounds", a.rounds, 1) ?? 2,
+  database: databaseOption(a.database),
+}));
+
+function onOff(name: string, v: string | undefined): boolean {
+  if (v === undefined || v === "off") return false;
+  if (v === "on") return true;
+  throw new Error(`--${name}: must be on or off, got "${v}"`);
+}
+
+/** SIPEXT_RATE_LIMIT_*: limits no load here reaches (their cost measured), or none at all. */
+const RATE_LIMIT = o.rateLimits ? "1000000" : "0";
+const commandLine = commandLineOf("api");
+const deepPage = o.deepPage.toLocaleString("en-US");
 
 // ---------------------------------------------------------------------------------------------
-// Options
+// Servers, and the HTTP set-up calls (not measured)
 
-function positive(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new Error(`--${name} must be a whole number ≥ 1`);
-  return Number(raw);
-}
+type Server = { child: proc.Child; origin: string };
 
-function parseOptions() {
-  return parseArgs({
-    options: {
-      duration: { type: "string" },
-      connections: { type: "string" },
-      warmup: { type: "string" },
-      quick: { type: "boolean", default: false },
-      write: { type: "boolean" },
-      "no-write": { type: "boolean" },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
-  }).values;
-}
-
-let args: ReturnType<typeof parseOptions>;
-try {
-  args = parseOptions();
-} catch (err) {
-  process.stderr.write(`bench:api: ${err instanceof Error ? err.message : String(err)} (--help for usage)\n`);
-  process.exit(2);
-}
-
-if (args.help) {
-  process.stdout.write(
-    [
-      "usage: npm run bench:api -- [options]",
-      "  --duration N     seconds measured per benchmark (default 10; --quick: 2)",
-      "  --connections N  concurrent connections (default 50)",
-      "  --warmup N       unrecorded seconds before each measurement (default 3; --quick: 1)",
-      "  --quick          smoke run: short measurements, 5,000 seeded extensions instead of 100,000",
-      "  --no-write       do not update BENCHMARKS.md (the default with --quick; --write forces it)",
-      "",
-    ].join("\n"),
-  );
-  process.exit(0);
-}
-
-const quick = args.quick ?? false;
-function options() {
-  return {
-    duration: positive("duration", args.duration, quick ? 2 : 10),
-    connections: positive("connections", args.connections, 50),
-    warmup: args.warmup === "0" ? 0 : positive("warmup", args.warmup, quick ? 1 : 3),
-    /** Extensions created through the API before the single-item and list benchmarks. */
-    setupExtensions: quick ? 120 : 200,
-    /** Extensions in one customer for the paging comparison, and the deep page measured. */
-    seedCount: quick ? 5_000 : 100_000,
-    deepPage: quick ? 50 : 1_000,
-    write: args["no-write"] ? false : (args.write ?? !quick),
-  };
-}
-let opts: ReturnType<typeof options>;
-try {
-  opts = options();
-} catch (err) {
-  process.stderr.write(`bench:api: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(2);
-}
-const commandLine = [
-  "npm run bench:api",
-  ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : []),
-].join(" ");
-
-// ---------------------------------------------------------------------------------------------
-// Child processes: every one is tracked and killed on exit, error or signal.
-
-const children = new Set<Child>();
-let tempRoot: string | undefined;
-
-function log(message: string): void {
-  process.stderr.write(`[bench] ${message}\n`);
-}
-
-class Child {
-  readonly proc: ChildProcess;
-  readonly exited: Promise<number | null>;
-  private readonly stdoutLines: string[] = [];
-  private readonly stderrTail: string[] = [];
-  private readonly waiters = new Set<{ check: () => boolean; fail: (err: Error) => void }>();
-  private finished = false;
-
-  constructor(
-    readonly label: string,
-    args: string[],
-    env: NodeJS.ProcessEnv,
-    forwardStderr = false,
-  ) {
-    // stdin stays a pipe we never close: orphan-guard.ts ends the child when we die.
-    this.proc = spawn(
-      process.execPath,
-      ["--import", "tsx", "--import", "./bench/api/orphan-guard.ts", ...args],
-      {
-        cwd: ROOT,
-        env,
-        stdio: ["pipe", "pipe", "pipe"],
-      },
-    );
-    children.add(this);
-    createInterface({ input: this.proc.stdout! }).on("line", (line) => {
-      this.stdoutLines.push(line);
-      for (const w of this.waiters) w.check();
-    });
-    createInterface({ input: this.proc.stderr! }).on("line", (line) => {
-      if (forwardStderr) process.stderr.write(`[${label}] ${line}\n`);
-      this.stderrTail.push(line);
-      if (this.stderrTail.length > 40) this.stderrTail.shift();
-    });
-    this.exited = new Promise((resolveExit) => {
-      const finish = (code: number | null, why: string) => {
-        if (this.finished) return;
-        this.finished = true;
-        children.delete(this);
-        const err = this.failure(why);
-        for (const w of this.waiters) w.fail(err);
-        resolveExit(code);
-      };
-      // "close", not "exit": it comes after the last stdout line has been read.
-      this.proc.on("close", (code, signal) => finish(code, `exited (code ${code}, signal ${signal})`));
-      // Only a failed spawn has no "close" to follow; other errors (a failed kill) change nothing.
-      this.proc.on("error", (err) => {
-        if (this.proc.pid === undefined) finish(null, `could not start: ${err.message}`);
-      });
-    });
-  }
-
-  get running(): boolean {
-    return !this.finished;
-  }
-
-  failure(what: string): Error {
-    const tail = this.stderrTail.length ? `\n  stderr:\n    ${this.stderrTail.join("\n    ")}` : "";
-    return new Error(`${this.label} ${what}${tail}`);
-  }
-
-  /** The first stdout line (past or future) for which `pick` returns a value. */
-  waitForLine<T>(pick: (line: string) => T | undefined, timeoutMs: number, what: string): Promise<T> {
-    return new Promise<T>((resolveLine, reject) => {
-      let seen = 0;
-      const waiter = {
-        check: () => {
-          for (; seen < this.stdoutLines.length; seen++) {
-            const v = pick(this.stdoutLines[seen] as string);
-            if (v !== undefined) {
-              done();
-              resolveLine(v);
-              return true;
-            }
-          }
-          return false;
-        },
-        fail: (err: Error) => {
-          done();
-          reject(err);
-        },
-      };
-      const timer = setTimeout(
-        () => waiter.fail(this.failure(`gave no ${what} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(waiter);
-      };
-      this.waiters.add(waiter);
-      if (waiter.check()) return;
-      if (!this.running) waiter.fail(this.failure("had already exited"));
-    });
-  }
-
-  /** The JSON after RESULT_PREFIX on stdout. */
-  result<T>(timeoutMs: number): Promise<T> {
-    return this.waitForLine(
-      (line) =>
-        line.startsWith(RESULT_PREFIX) ? (JSON.parse(line.slice(RESULT_PREFIX.length)) as T) : undefined,
-      timeoutMs,
-      "result",
-    );
-  }
-
-  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
-  async stop(graceMs = 5_000): Promise<void> {
-    if (!this.running) return;
-    this.proc.kill("SIGTERM");
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), graceMs);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
-
-async function cleanup(): Promise<void> {
-  await Promise.all([...children].map((c) => c.stop()));
-  if (tempRoot) rmSync(tempRoot, { recursive: true, force: true });
-  tempRoot = undefined;
-}
-
-// Last resort (process.exit from anywhere): synchronous, so only kill and delete.
-process.on("exit", () => {
-  for (const c of children) c.proc.kill("SIGKILL");
-  if (tempRoot) rmSync(tempRoot, { recursive: true, force: true });
-});
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(signal, () => {
-    log(`${signal}: stopping the child processes`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Servers
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      s.close(() => resolvePort(port));
-    });
-  });
-}
-
-interface Sipext {
-  child: Child;
-  origin: string;
-  /** The first-run admin password, when this start printed it. */
-  printedPassword?: string;
-}
-
-async function startSipext(label: string, dataDir: string, expectFirstRun: boolean): Promise<Sipext> {
+/** sipext on `dataDir`; on a fresh one, resolves with the first-run admin password it prints too. */
+async function startSipext(
+  label: string,
+  dataDir: string,
+  firstRun: boolean,
+  extra: Record<string, string> = {},
+) {
   // With SIPEXT_LOG_LEVEL=warn the "listening" line (and its httpPort) is not logged: pick the port.
-  const port = await freePort();
-  const child = new Child(
-    label,
-    ["src/cli/main.ts", "serve"],
-    childEnv({
-      SIPEXT_DATA_DIR: dataDir,
-      SIPEXT_HTTP_HOST: "127.0.0.1",
-      SIPEXT_HTTP_PORT: String(port),
-      SIPEXT_SIP_HOST: "127.0.0.1",
-      SIPEXT_SIP_PORT: "0",
-      SIPEXT_LOG_LEVEL: "warn",
-      SIPEXT_ADMIN_USERNAME: "admin",
-    }),
-  );
-  const origin = `http://127.0.0.1:${port}`;
-  let printedPassword: string | undefined;
-  if (expectFirstRun) {
-    // The first-run block is printed after the server listens.
-    printedPassword = await child.waitForLine(
-      (line) => /^\s*password:\s+(\S+)\s*$/.exec(line)?.[1],
-      30_000,
-      "first-run password",
-    );
-  }
-  await within(30_000, `${label} start`, waitUntilListening(origin, child));
-  return { child, origin, ...(printedPassword ? { printedPassword } : {}) };
+  const port = (await proc.freePort()) as number;
+  const env = proc.sipextEnv(dataDir, 0, port, {
+    SIPEXT_ADMIN_USERNAME: "admin",
+    SIPEXT_RATE_LIMIT_IP: RATE_LIMIT,
+    SIPEXT_RATE_LIMIT_CUSTOMER: RATE_LIMIT,
+    ...extra,
+  });
+  // The first-run block is printed after the server listens.
+  return startHttpServer(label, env, firstRun, [], 30_000);
 }
 
-async function waitUntilListening(origin: string, child: Child): Promise<void> {
-  for (;;) {
-    if (!child.running) throw child.failure("exited during start-up");
-    try {
-      await fetch(`${origin}/openapi.json`, { signal: AbortSignal.timeout(2_000) });
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-async function startBare(): Promise<{ child: Child; origin: string }> {
-  const child = new Child("bare", ["bench/api/bare.ts"], childEnv({}));
-  const port = await child.waitForLine(
-    (line) => {
-      try {
-        const v = JSON.parse(line) as { httpPort?: unknown };
-        return typeof v.httpPort === "number" ? v.httpPort : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-    30_000,
-    "httpPort line",
-  );
+async function startBare(): Promise<Server> {
+  const child = proc.nodeChild("bare", ["bench/api/bare.ts"], { env: proc.childEnv({}) });
+  const port = await child.waitFor((l) => /^\{"httpPort":(\d+)\}$/.exec(l)?.[1], 30_000, "httpPort line");
   return { child, origin: `http://127.0.0.1:${port}` };
 }
 
-// ---------------------------------------------------------------------------------------------
-// HTTP set-up calls (not measured)
-
-async function call<T>(
-  origin: string,
-  method: string,
-  path: string,
-  opts: { token?: string; body?: unknown } = {},
-): Promise<T> {
-  const headers: Record<string, string> = {};
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  if (opts.body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`${origin}${path}`, {
-    method,
-    headers,
-    ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`${method} ${path} → ${res.status}: ${text.slice(0, 300)}`);
-  return JSON.parse(text) as T;
-}
-
-async function login(origin: string, password: string): Promise<string> {
-  const r = await call<{ token: string }>(origin, "POST", "/auth/login", {
-    body: { username: "admin", password },
-  });
-  return r.token;
-}
-
-interface ExtensionJson {
-  id: string;
-  extension: string;
-  tm_create: string;
-}
-
-interface PageJson {
-  result: ExtensionJson[];
-  next_page_token: string;
-}
+type ExtensionJson = { id: string; extension: string; tm_create: string };
+type PageJson = { result: ExtensionJson[]; next_page_token: string };
 
 function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(`sanity check failed: ${what}`);
@@ -379,118 +118,54 @@ function check(ok: boolean, what: string): void {
 // Load
 
 /** A server under load: where to send requests, and its process (for its CPU time). */
-interface Target {
-  origin: string;
-  pid: number | undefined;
-}
+type Target = { origin: string; pid: number };
 
-/** A measurement, plus the server's CPU time (user + system) per request while it ran. */
-interface Measured extends LoadResult {
-  /** Microseconds of server CPU per request: unlike req/s, barely moved by other load on the machine. */
-  cpuUs: number | undefined;
-}
+/** A measurement, and the server's CPU time per request (µs): unlike req/s, barely moved by other load. */
+type Measured = LoadResult & { cpuUs: number | undefined };
 
-let clockTicks: number | undefined;
-
-/** The CPU time (user + system, all threads) a process has used, in µs; undefined off Linux. */
-function cpuMicros(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8", timeout: 5_000 })) || 100;
-    // /proc/PID/stat: "pid (comm) state ppid …"; utime and stime are fields 14 and 15.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / clockTicks;
-  } catch {
-    return undefined;
-  }
-}
+type Request = Pick<LoadSpec, "method" | "path" | "headers" | "body" | "uniqueExtensionPrefix">;
 
 let loadRuns = 0;
+const LOAD = { connections: o.connections, warmup: o.warmup, duration: o.duration };
 
-async function load(
-  label: string,
-  target: Target,
-  spec: Omit<LoadSpec, "origin" | "connections" | "warmup" | "duration">,
-): Promise<Measured> {
-  const full: LoadSpec = {
-    ...spec,
-    origin: target.origin,
-    connections: opts.connections,
-    warmup: opts.warmup,
-    duration: opts.duration,
+async function load(label: string, target: Target, request: Request): Promise<Measured> {
+  const spec: LoadSpec = { ...request, origin: target.origin, ...LOAD };
+  log(`  ${label}: ${spec.method} ${spec.path.slice(0, 90)} (${o.warmup}+${o.duration} s)`);
+  const child = proc.nodeChild(`autocannon#${++loadRuns}`, ["bench/api/load.ts", JSON.stringify(spec)], {
+    env: proc.childEnv({}),
+  });
+  const limit = (o.warmup + o.duration + 60) * 1000;
+  // The server's CPU time, sampled in the line's own event: no await between the line and the sample.
+  const cpuUs = () => {
+    const ticks = proc.processTicks(target.pid);
+    return ticks === undefined ? undefined : (ticks * 1e6) / proc.HZ();
   };
-  loadRuns += 1;
-  log(`  ${label}: ${spec.method} ${spec.path.slice(0, 90)} (${opts.warmup}+${opts.duration} s)`);
-  const child = new Child(
-    `autocannon#${loadRuns}`,
-    ["bench/api/load.ts", JSON.stringify(full)],
-    childEnv({}),
-  );
+  const result = (l: string) => (l.startsWith(proc.RESULT_PREFIX) ? { l, us: cpuUs() } : undefined);
   try {
-    const limit = (opts.warmup + opts.duration + 60) * 1000;
-    // Sampled from the line handlers themselves, so that no await sits between line and sample.
-    const cpuStart = child.waitForLine(
-      (line) => (line === MEASURING_LINE ? { us: cpuMicros(target.pid) } : undefined),
-      limit,
-      "end of warm-up",
-    );
-    const done = child.waitForLine(
-      (line) =>
-        line.startsWith(RESULT_PREFIX)
-          ? { r: JSON.parse(line.slice(RESULT_PREFIX.length)) as LoadResult, us: cpuMicros(target.pid) }
-          : undefined,
-      limit,
-      "result",
-    );
-    const [start, end] = await Promise.all([cpuStart, done]);
-    await within(10_000, "autocannon exit", child.exited);
-    const r = end.r;
+    const [start, end] = await Promise.all([
+      child.waitFor((l) => (l === MEASURING_LINE ? { us: cpuUs() } : undefined), limit, "end of warm-up"),
+      child.waitFor(result, limit, "result"),
+    ]);
+    await proc.within(10_000, "autocannon exit", child.exited);
+    const r = JSON.parse(end.l.slice(proc.RESULT_PREFIX.length)) as LoadResult;
     if (r.errors > 0 || r.timeouts > 0 || r.non2xx > 0 || r.total === 0) {
       throw new Error(
         `${label} ${spec.method} ${spec.path}: ${r.total} responses, ${r.errors} errors, ${r.timeouts} timeouts, ` +
           `status codes ${JSON.stringify(r.statusCodes)}: the figures would be meaningless`,
       );
     }
-    const cpuUs =
-      start.us !== undefined && end.us !== undefined && r.total > 0
-        ? (end.us - start.us) / r.total
-        : undefined;
+    const cpu = start.us !== undefined && end.us !== undefined ? (end.us - start.us) / r.total : undefined;
     log(
       `    ${fmtRps(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.total} requests` +
-        (cpuUs !== undefined ? `, server CPU ${cpuUs.toFixed(1)} µs/request` : ""),
+        (cpu !== undefined ? `, server CPU ${cpu.toFixed(1)} µs/request` : ""),
     );
-    return { ...r, cpuUs };
+    return { ...r, cpuUs: cpu };
   } finally {
     await child.stop();
   }
 }
 
-interface Pair {
-  name: string;
-  sipext: Measured;
-  bare: Measured;
-}
-
-/** The bare route right before sipext, same request bytes, so both see the same machine state. */
-async function pair(
-  name: string,
-  bare: Target,
-  sipext: Target,
-  spec: Omit<LoadSpec, "origin" | "connections" | "warmup" | "duration">,
-  uniquePrefix?: string,
-): Promise<Pair> {
-  log(name);
-  const b = await load("bare", bare, {
-    ...spec,
-    ...(uniquePrefix ? { uniqueExtensionPrefix: `${uniquePrefix}b` } : {}),
-  });
-  const s = await load("sipext", sipext, {
-    ...spec,
-    ...(uniquePrefix ? { uniqueExtensionPrefix: `${uniquePrefix}s` } : {}),
-  });
-  return { name, sipext: s, bare: b };
-}
+type Pair = { name: string; sipext: Measured; bare: Measured };
 
 // ---------------------------------------------------------------------------------------------
 // Report
@@ -502,144 +177,59 @@ const pct = (n: number) => `${(n * 100).toFixed(0)}%`;
 const ratio = (a: number | undefined, b: number | undefined) =>
   a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(2)}×` : "n/a";
 
-interface Machine {
-  date: string;
-  nproc: string;
-  model: string;
-  ramGiB: string;
-  node: string;
-  loadBefore: string;
-}
+type Paging = { seeded: number; seedSeconds: number; first: Measured; deep: Measured };
 
-function machine(): Machine {
-  const run = (cmd: string, a: string[]) => {
-    try {
-      return execFileSync(cmd, a, { encoding: "utf8", timeout: 5_000 }).trim();
-    } catch {
-      return "";
-    }
+/** The three tables of the report, as Markdown: sipext vs bare, the paging comparison, the targets. */
+function tables(pairs: Pair[], paging: Paging): string[][] {
+  const table = (head: string, rows: string[][]) => {
+    const columns = head.split("|");
+    return markdownTable("l".padEnd(columns.length, "r"), [columns, ...rows]);
   };
-  let model = cpus()[0]?.model ?? "unknown";
-  try {
-    model = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1]?.trim() ?? model;
-  } catch {
-    // not Linux: os.cpus() it is
-  }
-  return {
-    date: run("date", ["-u"]) || new Date().toUTCString(),
-    nproc: run("nproc", []) || String(cpus().length),
-    model,
-    ramGiB: (totalmem() / 1024 ** 3).toFixed(1),
-    node: process.version,
-    loadBefore: loadavg()
-      .map((n) => n.toFixed(2))
-      .join(" "),
+  const api = pairs.map(({ name, sipext: s, bare: b }) => {
+    const rps = [fmtRps(s.rps), fmtRps(b.rps), pct(s.rps / b.rps)];
+    const p99 = [fmtMs(s.p99), fmtMs(b.p99), ratio(s.p99, b.p99)];
+    return [name, ...rps, ...p99, fmtUs(s.cpuUs), fmtUs(b.cpuUs), ratio(s.cpuUs, b.cpuUs)];
+  });
+  const page = (name: string, m: Measured, vsFirst: string) => {
+    return [name, fmtRps(m.rps), fmtMs(m.p50), fmtMs(m.p99), vsFirst, fmtUs(m.cpuUs)];
   };
-}
-
-interface Paging {
-  seeded: number;
-  seedSeconds: number;
-  deepPage: number;
-  first: Measured;
-  deep: Measured;
-}
-
-function markdownTable(rows: string[][]): string {
-  const [head, ...body] = rows;
-  if (!head) return "";
-  const line = (r: string[]) => `| ${r.join(" | ")} |`;
-  return [line(head), line(head.map((_, i) => (i === 0 ? "---" : "---:"))), ...body.map(line)].join("\n");
-}
-
-function textTable(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows
-    .map((r, n) => {
-      const text = r
-        .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
-        .join("  ");
-      return n === 0 ? `${text}\n${"-".repeat(text.length)}` : text;
-    })
-    .join("\n");
-}
-
-function report(pairs: Pair[], paging: Paging) {
-  const apiRows = [
-    [
-      "benchmark",
-      "sipext req/s",
-      "bare req/s",
-      "req/s vs bare",
-      "sipext p99 ms",
-      "bare p99 ms",
-      "p99 vs bare",
-      "sipext CPU µs/req",
-      "bare CPU µs/req",
-      "CPU vs bare",
-    ],
-    ...pairs.map((p) => [
-      p.name,
-      fmtRps(p.sipext.rps),
-      fmtRps(p.bare.rps),
-      pct(p.sipext.rps / p.bare.rps),
-      fmtMs(p.sipext.p99),
-      fmtMs(p.bare.p99),
-      ratio(p.sipext.p99, p.bare.p99),
-      fmtUs(p.sipext.cpuUs),
-      fmtUs(p.bare.cpuUs),
-      ratio(p.sipext.cpuUs, p.bare.cpuUs),
+  const byId = pairs[0] ? pairs[0].sipext.rps / pairs[0].bare.rps : 0;
+  const deepRatio = paging.first.p99 > 0 ? paging.deep.p99 / paging.first.p99 : Number.POSITIVE_INFINITY;
+  return [
+    table(
+      "benchmark|sipext req/s|bare req/s|req/s vs bare|sipext p99 ms|bare p99 ms|p99 vs bare|" +
+        "sipext CPU µs/req|bare CPU µs/req|CPU vs bare",
+      api,
+    ),
+    table("page (page_size=100)|req/s|p50 ms|p99 ms|p99 vs first page|CPU µs/req", [
+      page("first page", paging.first, "1.00×"),
+      page(`page ${deepPage}`, paging.deep, ratio(paging.deep.p99, paging.first.p99)),
+    ]),
+    table("target|measured|verdict", [
+      [
+        "GET /v1.0/extensions/{id} ≥ 50% of the bare route's req/s",
+        pct(byId),
+        byId >= 0.5 ? "met" : "MISSED",
+      ],
+      [
+        `page ${deepPage} p99 within 2× of the first page's p99`,
+        ratio(paging.deep.p99, paging.first.p99),
+        deepRatio <= 2 ? "met" : "MISSED",
+      ],
     ]),
   ];
-  const pagingRows = [
-    ["page (page_size=100)", "req/s", "p50 ms", "p99 ms", "p99 vs first page", "CPU µs/req"],
-    [
-      "first page",
-      fmtRps(paging.first.rps),
-      fmtMs(paging.first.p50),
-      fmtMs(paging.first.p99),
-      "1.00×",
-      fmtUs(paging.first.cpuUs),
-    ],
-    [
-      `page ${paging.deepPage.toLocaleString("en-US")}`,
-      fmtRps(paging.deep.rps),
-      fmtMs(paging.deep.p50),
-      fmtMs(paging.deep.p99),
-      ratio(paging.deep.p99, paging.first.p99),
-      fmtUs(paging.deep.cpuUs),
-    ],
-  ];
-  const getById = pairs[0];
-  const byIdShare = getById ? getById.sipext.rps / getById.bare.rps : 0;
-  const deepRatio = paging.first.p99 > 0 ? paging.deep.p99 / paging.first.p99 : Number.POSITIVE_INFINITY;
-  const targets = [
-    ["target", "measured", "verdict"],
-    [
-      "GET /v1.0/extensions/{id} ≥ 50% of the bare route's req/s",
-      pct(byIdShare),
-      byIdShare >= 0.5 ? "met" : "MISSED",
-    ],
-    [
-      `page ${paging.deepPage.toLocaleString("en-US")} p99 within 2× of the first page's p99`,
-      ratio(paging.deep.p99, paging.first.p99),
-      deepRatio <= 2 ? "met" : "MISSED",
-    ],
-  ];
-  return { apiRows, pagingRows, targets };
 }
 
-function markdownSection(m: Machine, pairs: Pair[], paging: Paging): string {
-  const { apiRows, pagingRows, targets } = report(pairs, paging);
-  return [
-    SECTION_BEGIN,
+function section(m: Machine, loadBefore: string, pairs: Pair[], paging: Paging): string {
+  const [api = [], paged = [], targets = []] = tables(pairs, paging);
+  return sectionOf("api", [
     "## REST API (`npm run bench:api`)",
     "",
-    `- Command: \`${commandLine}\` (${opts.duration} s measured after ${opts.warmup} s of warm-up per figure, ` +
-      `${opts.connections} connections, no pipelining)`,
+    `- Command: \`${commandLine}\` (${o.duration} s measured after ${o.warmup} s of warm-up per figure, ` +
+      `${o.connections} connections, no pipelining)`,
     `- Date: ${m.date}`,
-    `- Machine: ${m.nproc} CPUs (\`nproc\`), ${m.model}, ${m.ramGiB} GiB RAM, Node ${m.node}; ` +
-      `load average before the run: ${m.loadBefore}`,
+    `- Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}; ` +
+      `load average before the run: ${loadBefore}`,
     "- Set-up: the sipext server (`src/cli/main.ts serve`, embedded SQLite in a fresh temp data dir, " +
       "`SIPEXT_LOG_LEVEL=warn`, JWT from `POST /auth/login`), the bare reference (a Fastify 5 route " +
       "answering the same method and path with one fixed extension-shaped JSON object, no auth, no " +
@@ -650,77 +240,71 @@ function markdownSection(m: Machine, pairs: Pair[], paging: Paging): string {
       "(whole milliseconds); CPU µs/req is the server process's user + system CPU time over the measured " +
       "seconds divided by the responses, which other load on the machine moves much less than req/s.",
     "",
-    markdownTable(apiRows),
+    ...api,
     "",
-    `GET by id reads one of ${opts.setupExtensions} extensions; the list returns a full page of 100 ` +
+    `GET by id reads one of ${o.setupExtensions} extensions; the list returns a full page of 100 ` +
       "(the bare route returns one object, so that ratio includes the cost of 99 more items); every POST " +
       "creates a distinct extension (a fresh `extension` per request).",
     "",
     `### Paging with ${paging.seeded.toLocaleString("en-US")} extensions in one customer`,
     "",
     `Seeded through the services in a separate process in ${paging.seedSeconds.toFixed(1)} s, before the server ` +
-      `started. The page-${paging.deepPage.toLocaleString("en-US")} token is the \`tm_create\` of the ` +
-      `${((paging.deepPage - 1) * PAGE_SIZE).toLocaleString("en-US")}th newest extension (read from the SQLite file).`,
+      `started. The page-${deepPage} token is the \`tm_create\` of the ` +
+      `${((o.deepPage - 1) * PAGE_SIZE).toLocaleString("en-US")}th newest extension (as the seed created it).`,
     "",
-    markdownTable(pagingRows),
+    ...paged,
     "",
     "### Targets",
     "",
-    markdownTable(targets),
-    SECTION_END,
-  ].join("\n");
+    ...targets,
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
 // The run
 
-async function apiBenchmarks(bare: Target): Promise<Pair[]> {
-  const dataDir = join(tempRoot as string, "api");
+async function apiBenchmarks(dir: string, bare: Target): Promise<Pair[]> {
+  const dataDir = join(dir, "api");
   log(`starting sipext on a fresh data dir (${dataDir})`);
   const server = await startSipext("sipext", dataDir, true);
   try {
-    const token = await login(server.origin, server.printedPassword as string);
-    log(`logged in; creating ${opts.setupExtensions} extensions through the API`);
+    const token = await loginAdmin(server.origin, server.password as string);
+    log(`logged in; creating ${o.setupExtensions} extensions through the API`);
     let some: ExtensionJson | undefined;
-    for (let i = 0; i < opts.setupExtensions; i++) {
-      some = await call<ExtensionJson>(server.origin, "POST", "/v1.0/extensions", {
-        token,
-        body: { name: `setup ${i}`, detail: "bench", extension: `setup-${i}`, password: "setup-Passw0rd" },
-      });
+    for (let i = 0; i < o.setupExtensions; i++) {
+      const body = { name: `setup ${i}`, detail: "bench", extension: `setup-${i}`, password: SETUP_PASSWORD };
+      some = await call200<ExtensionJson>(server.origin, "POST /v1.0/extensions", { token, body });
     }
     if (!some) throw new Error("no extension created");
     const byId = `/v1.0/extensions/${some.id}`;
     const list = `/v1.0/extensions?page_size=${PAGE_SIZE}`;
-    check((await call<ExtensionJson>(server.origin, "GET", byId, { token })).id === some.id, "GET by id");
     check(
-      (await call<PageJson>(server.origin, "GET", list, { token })).result.length === PAGE_SIZE,
+      (await call200<ExtensionJson>(server.origin, `GET ${byId}`, { token })).id === some.id,
+      "GET by id",
+    );
+    check(
+      (await call200<PageJson>(server.origin, `GET ${list}`, { token })).result.length === PAGE_SIZE,
       "full page",
     );
 
     const headers = { authorization: `Bearer ${token}` };
-    const sipext: Target = { origin: server.origin, pid: server.child.proc.pid };
+    const sipext: Target = { origin: server.origin, pid: server.child.pid };
     const run = Math.random().toString(36).slice(2, 7);
+    // The bare route right before sipext, same request bytes, so both see the same machine state;
+    // `unique`: every POST gets an `extension` of its own (prefixes apart for the two).
+    const pair = async (name: string, request: Request, unique?: string): Promise<Pair> => {
+      log(name);
+      const prefix = (p: string) => (unique ? { uniqueExtensionPrefix: `${unique}${p}` } : {});
+      const b = await load("bare", bare, { ...request, ...prefix("b") });
+      return { name, bare: b, sipext: await load("sipext", sipext, { ...request, ...prefix("s") }) };
+    };
+    const post = { name: "bench", detail: "autocannon", extension: "", password: "bench-Passw0rd" };
     return [
-      await pair("GET /v1.0/extensions/{id}", bare, sipext, {
-        method: "GET",
-        path: byId,
-        headers,
-      }),
-      await pair("GET /v1.0/extensions (100)", bare, sipext, {
-        method: "GET",
-        path: list,
-        headers,
-      }),
+      await pair("GET /v1.0/extensions/{id}", { method: "GET", path: byId, headers }),
+      await pair("GET /v1.0/extensions (100)", { method: "GET", path: list, headers }),
       await pair(
         "POST /v1.0/extensions",
-        bare,
-        sipext,
-        {
-          method: "POST",
-          path: "/v1.0/extensions",
-          headers,
-          body: { name: "bench", detail: "autocannon", extension: "", password: "bench-Passw0rd" },
-        },
+        { method: "POST", path: "/v1.0/extensions", headers, body: post },
         `p${run}`,
       ),
     ];
@@ -729,120 +313,158 @@ async function apiBenchmarks(bare: Target): Promise<Pair[]> {
   }
 }
 
-async function pagingBenchmark(): Promise<Paging> {
-  const dataDir = join(tempRoot as string, "paging");
-  const count = opts.seedCount;
+async function pagingBenchmark(dir: string): Promise<Paging> {
+  const dataDir = join(dir, "paging");
+  const count = o.seedCount;
+  // Newest first, created in order seed-0 … seed-(count-1): page N starts at seed-(count-1-offset).
+  const offset = (o.deepPage - 1) * PAGE_SIZE;
   log(`seeding ${count.toLocaleString("en-US")} extensions in one customer through the services`);
-  const seeder = new Child(
-    "seed",
-    ["bench/api/seed.ts", String(count)],
-    childEnv({ SIPEXT_DATA_DIR: dataDir }),
-    true,
-  );
-  let seed: SeedResult;
-  try {
-    seed = await seeder.result<SeedResult>(Math.max(120, count / 250) * 1000);
-    await within(30_000, "seed exit", seeder.exited);
-  } finally {
-    await seeder.stop();
-  }
+  const seed = await proc
+    .nodeChild("seed", ["bench/api/seed.ts", String(count), String(offset)], {
+      env: proc.sipextEnv(dataDir, 0, 0),
+      forwardStderr: true,
+    })
+    .result<SeedResult>(Math.max(120, count / 250) * 1000);
   log(`  seeded in ${seed.seconds.toFixed(1)} s (${fmtRps(count / seed.seconds)}/s)`);
-
-  // The token of page N is the tm_create of the (N-1)*100th newest live extension.
-  const offset = (opts.deepPage - 1) * PAGE_SIZE;
-  const sqlite = new SQLite(join(dataDir, "sipext.sqlite"), { readonly: true, fileMustExist: true });
-  let deepToken: string;
-  try {
-    const row = sqlite
-      .prepare(
-        "SELECT tm_create FROM extensions WHERE customer_id = ? AND tm_delete IS NULL " +
-          "ORDER BY tm_create DESC LIMIT 1 OFFSET ?",
-      )
-      .get(seed.customerId, offset - 1) as { tm_create: string } | undefined;
-    if (!row) throw new Error(`fewer than ${offset} extensions were seeded`);
-    deepToken = row.tm_create;
-  } finally {
-    sqlite.close();
-  }
 
   log("starting sipext on the seeded data dir");
   const server = await startSipext("sipext-paging", dataDir, false);
   try {
-    const token = await login(server.origin, seed.password);
+    const token = await loginAdmin(server.origin, seed.password);
     const first = `/v1.0/extensions?page_size=${PAGE_SIZE}`;
-    const deep = `${first}&page_token=${encodeURIComponent(deepToken)}`;
-    // Newest first, created in order seed-0 … seed-(count-1): page N starts at seed-(count-1-offset).
-    const p1 = await call<PageJson>(server.origin, "GET", first, { token });
+    const deep = `${first}&page_token=${encodeURIComponent(seed.pageToken)}`;
+    const p1 = await call200<PageJson>(server.origin, `GET ${first}`, { token });
     check(p1.result.length === PAGE_SIZE && p1.result[0]?.extension === `seed-${count - 1}`, "first page");
-    const pd = await call<PageJson>(server.origin, "GET", deep, { token });
+    const pd = await call200<PageJson>(server.origin, `GET ${deep}`, { token });
     check(
       pd.result.length === PAGE_SIZE && pd.result[0]?.extension === `seed-${count - 1 - offset}`,
-      `page ${opts.deepPage} starts at seed-${count - 1 - offset}`,
+      `page ${o.deepPage} starts at seed-${count - 1 - offset}`,
     );
 
-    log(`paging: first page vs page ${opts.deepPage}`);
+    log(`paging: first page vs page ${o.deepPage}`);
     const headers = { authorization: `Bearer ${token}` };
-    const target: Target = { origin: server.origin, pid: server.child.proc.pid };
-    const firstResult = await load("sipext", target, { method: "GET", path: first, headers });
-    const deepResult = await load("sipext", target, { method: "GET", path: deep, headers });
+    const target: Target = { origin: server.origin, pid: server.child.pid };
     return {
       seeded: count,
       seedSeconds: seed.seconds,
-      deepPage: opts.deepPage,
-      first: firstResult,
-      deep: deepResult,
+      first: await load("sipext", target, { method: "GET", path: first, headers }),
+      deep: await load("sipext", target, { method: "GET", path: deep, headers }),
     };
   } finally {
     await server.child.stop();
   }
 }
 
-async function main(): Promise<void> {
+// ---------------------------------------------------------------------------------------------
+// --events: the cost of the event outbox (CONTRACT §11, issue #13)
+
+type EventsFigure = { round: number; events: boolean; m: Measured; eventsWritten: number };
+
+/** POST /v1.0/extensions on a fresh sipext with SIPEXT_EVENTS=`events`; checks that events were (not) written. */
+async function postWithEvents(dir: string, round: number, events: boolean): Promise<EventsFigure> {
+  const label = `sipext-events-${events ? "on" : "off"}-${round}`;
+  const url = o.database === "postgres" ? newSchemaUrl(`api_ev_${events ? "on" : "off"}`) : undefined;
+  const extra = { SIPEXT_EVENTS: String(events), ...(url ? { DATABASE_URL: url } : {}) };
+  const server = await startSipext(label, join(dir, label), true, extra);
+  try {
+    const token = await loginAdmin(server.origin, server.password as string);
+    const headers = { authorization: `Bearer ${token}` };
+    const post = { name: "bench", detail: "autocannon", extension: "", password: "bench-Passw0rd" };
+    const request: Request = { method: "POST", path: "/v1.0/extensions", headers, body: post };
+    const unique = `e${events ? 1 : 0}r${round}${Math.random().toString(36).slice(2, 6)}`;
+    const target: Target = { origin: server.origin, pid: server.child.pid };
+    const m = await load(label, target, { ...request, uniqueExtensionPrefix: unique });
+    // The events of the last POSTs: some with the outbox on, none (or no route) with it off.
+    const res = await fetch(`${server.origin}/v1.0/events?page_size=100`, { headers });
+    const page = res.status === 200 ? ((await res.json()) as { result: unknown[] }) : { result: [] };
+    check(events ? page.result.length > 0 : page.result.length === 0, `events written: ${events}`);
+    return { round, events, m, eventsWritten: page.result.length };
+  } finally {
+    await server.child.stop();
+    if (url) await dropSchema(url);
+  }
+}
+
+async function eventsRun(dir: string) {
   const m = machine();
+  const loadBefore = loadText();
+  const postgres = o.database === "postgres" ? await pgVersion() : "embedded SQLite";
+  log(`${commandLine}: POST /v1.0/extensions with events on and off, ${o.rounds} round(s), ${postgres}`);
+  const figures: EventsFigure[] = [];
+  for (let r = 1; r <= o.rounds; r++) {
+    for (const events of [true, false]) figures.push(await postWithEvents(dir, r, events));
+  }
+  const mean = (on: boolean, f: (x: Measured) => number | undefined) => {
+    const xs = figures.filter((x) => x.events === on).map((x) => f(x.m) ?? Number.NaN);
+    return xs.reduce((a, b) => a + b, 0) / xs.length;
+  };
+  const [rpsOn, rpsOff] = [mean(true, (x) => x.rps), mean(false, (x) => x.rps)];
+  const [cpuOn, cpuOff] = [mean(true, (x) => x.cpuUs), mean(false, (x) => x.cpuUs)];
+  const rows = figures.map((f) => [
+    String(f.round),
+    f.events ? "on" : "off",
+    fmtRps(f.m.rps),
+    fmtMs(f.m.p50),
+    fmtMs(f.m.p99),
+    fmtUs(f.m.cpuUs),
+  ]);
+  const summary =
+    `events on / off: req/s ${(rpsOn / rpsOff).toFixed(2)} (${fmtRps(rpsOn)} / ${fmtRps(rpsOff)}), ` +
+    `server CPU per request ${(cpuOn / cpuOff).toFixed(2)}× (${fmtUs(cpuOn)} / ${fmtUs(cpuOff)} µs)`;
+  log(summary);
+  process.stdout.write(`api_post_events_on_off_rps_ratio=${(rpsOn / rpsOff).toFixed(3)}\n`);
+  const text = sectionOf("api-events", [
+    "## Cost of events on the REST API (`npm run bench:api -- --events`)",
+    "",
+    `- Command: \`${commandLine}\` (${o.duration} s measured after ${o.warmup} s of warm-up per figure, ${o.connections} connections)`,
+    `- Date: ${m.date}`,
+    `- Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}; load average before the run: ${loadBefore}`,
+    `- Set-up: as the REST API section, on ${postgres}; each figure on a fresh server (data dir${o.database === "postgres" ? " and schema" : ""}) with ` +
+      "`SIPEXT_EVENTS=true` (the default: each POST appends `extension_created` to the outbox in its transaction, CONTRACT §11) or `=false` " +
+      "(the change alone, no events, SSE or webhooks), alternated so that both see the same machine; every POST creates a distinct extension.",
+    "",
+    ...markdownTable("rlrrrr", [
+      ["round", "events", "req/s", "p50 ms", "p99 ms", "server CPU µs/req"],
+      ...rows,
+    ]),
+    "",
+    `**${summary}** (means over the rounds).`,
+  ]);
+  recordSection(log, "api-events", o.write ? text : undefined);
+}
+
+proc.runBenchmark("api", log, false, async (dir) => {
+  if (o.events) return eventsRun(dir);
+  const m = machine();
+  const loadBefore = loadText();
   log(
-    `${commandLine}: ${opts.duration} s per figure after ${opts.warmup} s warm-up, ${opts.connections} connections` +
-      `${quick ? " (quick)" : ""}`,
+    `${commandLine}: ${o.duration} s per figure after ${o.warmup} s warm-up, ${o.connections} connections` +
+      `${o.quick ? " (quick)" : ""}`,
   );
-  log(`machine: ${m.nproc} CPUs, ${m.model}, ${m.ramGiB} GiB, Node ${m.node}, load average ${m.loadBefore}`);
-  tempRoot = mkdtempSync(join(tmpdir(), "sipext-bench-"));
+  log(`machine: ${m.nproc} CPUs, ${m.cpu}, ${m.ramGiB} GiB, Node ${m.node}, load average ${loadBefore}`);
 
   const bare = await startBare();
-  const pairs = await apiBenchmarks({ origin: bare.origin, pid: bare.child.proc.pid });
+  const pairs = await apiBenchmarks(dir, { origin: bare.origin, pid: bare.child.pid });
   await bare.child.stop();
-  const paging = await pagingBenchmark();
+  const paging = await pagingBenchmark(dir);
 
-  const { apiRows, pagingRows, targets } = report(pairs, paging);
+  const [api = [], paged = [], targets = []] = tables(pairs, paging);
   process.stdout.write(
     [
       "",
       `sipext REST API vs a bare Fastify route — ${m.date}`,
-      `${m.nproc} CPUs, ${m.model}, ${m.ramGiB} GiB RAM, Node ${m.node}`,
-      `${opts.duration} s per figure, ${opts.warmup} s warm-up, ${opts.connections} connections; ` +
+      `${m.nproc} CPUs, ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}`,
+      `${o.duration} s per figure, ${o.warmup} s warm-up, ${o.connections} connections; ` +
         "CPU µs/req = server CPU time (user + system) per response",
       "",
-      textTable(apiRows),
+      ...api,
       "",
       `paging, ${paging.seeded.toLocaleString("en-US")} extensions in one customer`,
-      textTable(pagingRows),
+      ...paged,
       "",
-      textTable(targets),
+      ...targets,
       "",
     ].join("\n"),
   );
-  if (opts.write) {
-    writeBenchmarkSection(BENCHMARKS_MD, "api", markdownSection(m, pairs, paging));
-    log(`updated ${BENCHMARKS_MD}`);
-  } else {
-    log("BENCHMARKS.md left alone (--quick or --no-write; --write to record)");
-  }
-}
-
-try {
-  await main();
-  await cleanup();
-  process.exit(0);
-} catch (err) {
-  log(`failed: ${err instanceof Error ? err.message : String(err)}`);
-  await cleanup();
-  process.exit(1);
-}
+  recordSection(log, "api", o.write ? section(m, loadBefore, pairs, paging) : undefined);
+});

@@ -4,102 +4,41 @@
 // SIPp's own response times (-trace_rtt) count whole milliseconds only, too coarse for a proxy
 // on the loopback interface.
 //
-// Reads classic pcap files (microsecond or nanosecond), link types Ethernet (what Linux gives for
-// "lo"), Linux cooked v1/v2, BSD loopback and raw IP; IPv4 only; UDP datagrams and TCP streams
-// (segments reassembled in sequence order per direction, each message framed by Content-Length).
+// Reads what tcpdump writes on Linux for "lo": classic pcap, little-endian, microseconds, Ethernet
+// frames; IPv4 only; UDP datagrams and TCP streams (segments reassembled in sequence order per
+// direction, each message framed by Content-Length).
 import { readFileSync } from "node:fs";
-
-export interface CaptureTimes {
-  /** INVITE → 200 of every call that had both, microseconds */
-  micros: number[];
-  invites: number;
-  answered: number;
-  packets: number;
-}
 
 interface Segment {
   ts: number;
   srcPort: number;
   dstPort: number;
-  proto: "udp" | "tcp";
-  seq: number;
+  /** TCP's sequence number; undefined for UDP */
+  seq: number | undefined;
   payload: Buffer;
-}
-
-function linkHeaderLength(linkType: number, pkt: Buffer): number | undefined {
-  switch (linkType) {
-    case 1: // Ethernet
-      return pkt.length >= 14 && pkt.readUInt16BE(12) === 0x0800 ? 14 : undefined;
-    case 113: // Linux cooked v1
-      return pkt.length >= 16 && pkt.readUInt16BE(14) === 0x0800 ? 16 : undefined;
-    case 276: // Linux cooked v2
-      return pkt.length >= 20 && pkt.readUInt16BE(0) === 0x0800 ? 20 : undefined;
-    case 0: // BSD loopback
-      return 4;
-    case 101: // raw IP
-    case 12:
-      return 0;
-    default:
-      return undefined;
-  }
 }
 
 function* segments(file: string): Generator<Segment> {
   const buf = readFileSync(file);
   if (buf.length < 24) return;
-  const magicLe = buf.readUInt32LE(0);
-  let le: boolean;
-  let nano: boolean;
-  if (magicLe === 0xa1b2c3d4 || magicLe === 0xa1b23c4d) {
-    le = true;
-    nano = magicLe === 0xa1b23c4d;
-  } else {
-    const magicBe = buf.readUInt32BE(0);
-    if (magicBe !== 0xa1b2c3d4 && magicBe !== 0xa1b23c4d) throw new Error(`${file}: not a pcap file`);
-    le = false;
-    nano = magicBe === 0xa1b23c4d;
-  }
-  const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
-  const linkType = u32(20);
-  let off = 24;
-  while (off + 16 <= buf.length) {
-    const sec = u32(off);
-    const frac = u32(off + 4);
-    const incl = u32(off + 8);
+  if (buf.readUInt32LE(0) !== 0xa1b2c3d4 || buf.readUInt32LE(20) !== 1)
+    throw new Error(`${file}: not a little-endian, microsecond pcap file of Ethernet frames`);
+  for (let off = 24; off + 16 <= buf.length; ) {
+    const [sec, micros, incl] = [buf.readUInt32LE(off), buf.readUInt32LE(off + 4), buf.readUInt32LE(off + 8)];
     off += 16;
     if (off + incl > buf.length) break;
-    const pkt = buf.subarray(off, off + incl);
+    const frame = buf.subarray(off, off + incl);
     off += incl;
-    const l2 = linkHeaderLength(linkType, pkt);
-    if (l2 === undefined || pkt.length < l2 + 20) continue;
-    const ip = pkt.subarray(l2);
-    if (ip[0] === undefined || ip[0] >> 4 !== 4) continue;
-    const ihl = (ip[0] & 0x0f) * 4;
-    const total = ip.readUInt16BE(2);
-    const proto = ip[9];
-    const l4 = ip.subarray(ihl, Math.min(total, ip.length));
-    const ts = sec * 1e6 + (nano ? frac / 1000 : frac);
-    if (proto === 17 && l4.length >= 8) {
-      yield {
-        ts,
-        srcPort: l4.readUInt16BE(0),
-        dstPort: l4.readUInt16BE(2),
-        proto: "udp",
-        seq: 0,
-        payload: l4.subarray(8),
-      };
-    } else if (proto === 6 && l4.length >= 20) {
-      const dataOff = ((l4[12] ?? 0) >> 4) * 4;
-      const payload = l4.subarray(dataOff);
-      if (payload.length === 0) continue;
-      yield {
-        ts,
-        srcPort: l4.readUInt16BE(0),
-        dstPort: l4.readUInt16BE(2),
-        proto: "tcp",
-        seq: l4.readUInt32BE(4),
-        payload,
-      };
+    if (frame.length < 34 || frame.readUInt16BE(12) !== 0x0800) continue; // not IPv4
+    const ip = frame.subarray(14);
+    if ((ip[0] ?? 0) >> 4 !== 4) continue;
+    const l4 = ip.subarray(((ip[0] ?? 0) & 0x0f) * 4, Math.min(ip.readUInt16BE(2), ip.length));
+    if (l4.length < 8) continue;
+    const ports = { ts: sec * 1e6 + micros, srcPort: l4.readUInt16BE(0), dstPort: l4.readUInt16BE(2) };
+    if (ip[9] === 17) yield { ...ports, seq: undefined, payload: l4.subarray(8) };
+    else if (ip[9] === 6 && l4.length >= 20) {
+      const payload = l4.subarray(((l4[12] ?? 0) >> 4) * 4);
+      if (payload.length > 0) yield { ...ports, seq: l4.readUInt32BE(4), payload };
     }
   }
 }
@@ -111,17 +50,17 @@ class StreamFramer {
   private pending: Buffer = Buffer.alloc(0);
   private nextSeq: number | undefined;
 
-  push(seg: Segment): Buffer[] {
-    let data = seg.payload;
+  push(seq: number, payload: Buffer): Buffer[] {
+    let data = payload;
     if (this.nextSeq !== undefined) {
       // a retransmitted or overlapping segment: keep only the bytes not seen yet
-      const behind = (this.nextSeq - seg.seq) >>> 0;
+      const behind = (this.nextSeq - seq) >>> 0;
       if (behind > 0 && behind < 0x80000000) {
         if (behind >= data.length) return [];
         data = data.subarray(behind);
       }
     }
-    this.nextSeq = (seg.seq + seg.payload.length) >>> 0;
+    this.nextSeq = (seq + payload.length) >>> 0;
     this.pending = this.pending.length ? Buffer.concat([this.pending, data]) : data;
     const out: Buffer[] = [];
     for (;;) {
@@ -131,8 +70,7 @@ class StreamFramer {
       const end = this.pending.indexOf(HEADER_END);
       if (end < 0) break;
       const head = this.pending.subarray(0, end).toString("latin1");
-      const len = Number(/\r\n(?:Content-Length|l)\s*:\s*(\d+)/i.exec(head)?.[1] ?? 0);
-      const size = end + 4 + len;
+      const size = end + 4 + Number(/\r\n(?:Content-Length|l)\s*:\s*(\d+)/i.exec(head)?.[1] ?? 0);
       if (this.pending.length < size) break;
       out.push(this.pending.subarray(0, size));
       this.pending = this.pending.subarray(size);
@@ -141,58 +79,47 @@ class StreamFramer {
   }
 }
 
-function header(head: string, long: string, short: string): string | undefined {
-  const re = new RegExp(`\\r\\n(?:${long}|${short})\\s*:\\s*([^\\r\\n]*)`, "i");
-  return re.exec(head)?.[1]?.trim();
-}
+const header = (head: string, names: string) =>
+  new RegExp(`\\r\\n(?:${names})\\s*:\\s*([^\\r\\n]*)`, "i").exec(head)?.[1]?.trim();
 
-/** INVITE → 200 times at the SIP endpoint on `port` (its outgoing calls). */
-export function inviteTo200(file: string, port: number): CaptureTimes {
+/** INVITE → 200 times at the SIP endpoint on `port` (its outgoing calls), microseconds. */
+export function inviteTo200(file: string, port: number) {
   const sentAt = new Map<string, number>();
+  const answered = new Set<string>();
   const micros: number[] = [];
-  const answeredIds = new Set<string>();
   const framers = new Map<string, StreamFramer>();
-  let packets = 0;
   const onMessage = (msg: Buffer, ts: number, outgoing: boolean) => {
     const end = msg.indexOf(HEADER_END);
     const head = msg.subarray(0, end < 0 ? msg.length : end).toString("latin1");
-    const firstLine = head.slice(0, head.indexOf("\r\n"));
-    const callId = header(head, "Call-ID", "i");
+    const callId = header(head, "Call-ID|i");
     if (!callId) return;
-    if (outgoing && firstLine.startsWith("INVITE ")) {
+    if (outgoing && head.startsWith("INVITE ")) {
       if (!sentAt.has(callId)) sentAt.set(callId, ts);
-    } else if (!outgoing && firstLine.startsWith("SIP/2.0 200")) {
-      const cseq = header(head, "CSeq", "CSeq") ?? "";
-      if (!/\bINVITE$/i.test(cseq) || answeredIds.has(callId)) return;
+    } else if (!outgoing && head.startsWith("SIP/2.0 200") && /\bINVITE$/i.test(header(head, "CSeq") ?? "")) {
       const t0 = sentAt.get(callId);
-      if (t0 === undefined) return;
-      answeredIds.add(callId);
+      if (t0 === undefined || answered.has(callId)) return;
+      answered.add(callId);
       micros.push(ts - t0);
     }
   };
   for (const seg of segments(file)) {
     const outgoing = seg.srcPort === port;
     if (!outgoing && seg.dstPort !== port) continue;
-    packets++;
-    if (seg.proto === "udp") {
+    if (seg.seq === undefined) {
       onMessage(seg.payload, seg.ts, outgoing);
       continue;
     }
     const key = `${seg.srcPort}>${seg.dstPort}`;
-    let framer = framers.get(key);
-    if (!framer) {
-      framer = new StreamFramer();
-      framers.set(key, framer);
-    }
-    for (const m of framer.push(seg)) onMessage(m, seg.ts, outgoing);
+    const framer = framers.get(key) ?? new StreamFramer();
+    framers.set(key, framer);
+    for (const m of framer.push(seg.seq, seg.payload)) onMessage(m, seg.ts, outgoing);
   }
-  return { micros, invites: sentAt.size, answered: micros.length, packets };
+  return { micros, invites: sentAt.size, answered: micros.length };
 }
 
 /** The q-quantile (0..1) of `values`, nearest rank. */
 export function quantile(values: number[], q: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i] as number;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
 }

@@ -7,31 +7,27 @@
 // is the cost of one binding, its extension's index entry included (one binding per extension,
 // the common case).
 //
-//   node --expose-gc --import tsx bench/sip/memory.ts [N] [--snapshot FILE]
+//   node --expose-gc --import tsx bench/sip/memory.ts [N]
 import { randomBytes, randomUUID } from "node:crypto";
-import { writeHeapSnapshot } from "node:v8";
 import { getContacts, getCSeq, getTo, parseDeltaSeconds } from "../../src/sip/message/fields.js";
 import { parseMessage } from "../../src/sip/message/parser.js";
 import { type ContactUpdate, LocationService, type RequestOrigin } from "../../src/sip/registrar/location.js";
+import type { LocationStore } from "../../src/sip/registrar/location-store.js";
 import { DEFAULT_EXPIRES, MAX_EXPIRES } from "../../src/sip/registrar/registrar.js";
-import type { BindingStore } from "../../src/store/ports.js";
 import { systemClock } from "../../src/util/time.js";
+import { printResult } from "../proc.js";
 import { domainOf, tenantOf, userOf } from "../user-set.js";
-import { type MemoryResult, RESULT_PREFIX } from "./protocol.js";
+
+/** heapUsed before and after N bindings; indexed: the index's size(), writesFlushed: what reached the store */
+export type MemoryResult = { bindings: number; heapBefore: number; heapAfter: number } & Checks;
+type Checks = { bytesPerBinding: number; indexed: number; writesFlushed: number; ms: number };
 
 const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) {
-  process.stderr.write("memory.ts needs node --expose-gc\n");
-  process.exit(2);
-}
+if (!gc) throw new Error("memory.ts needs node --expose-gc");
 const collect = () => {
   for (let i = 0; i < 4; i++) gc();
 };
-
-const args = process.argv.slice(2);
-const snapAt = args.indexOf("--snapshot");
-const snapshotFile = snapAt >= 0 ? args[snapAt + 1] : undefined;
-const N = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== "--snapshot") ?? 100_000);
+const N = Number(process.argv[2] ?? 100_000);
 
 // A user agent shared by many: the few phone and softphone models of a deployment.
 const USER_AGENTS = [
@@ -98,7 +94,7 @@ function registerDatagram(i: number, user: string, domain: string, ip: string, p
 const fromDatabase = (s: string) => Buffer.from(s, "latin1").toString("latin1");
 
 let writesFlushed = 0;
-const noopStore: BindingStore = {
+const noopStore: LocationStore = {
   loadLive: async () => [],
   apply: async (writes) => {
     writesFlushed += writes.length;
@@ -120,11 +116,8 @@ function fromDatagram(buf: Buffer, ip: string, port: number) {
     const e = c.params.get("expires");
     const inst = c.params.get("+sip.instance");
     const expires = (e ? parseDeltaSeconds(e) : undefined) ?? headerExpires ?? DEFAULT_EXPIRES;
-    return {
-      contact: c.uri,
-      expires: Math.min(expires, MAX_EXPIRES),
-      instanceId: inst ? inst.replace(/^"|"$/g, "") : "",
-    };
+    const instanceId = inst?.replace(/^"|"$/g, "") ?? "";
+    return { contact: c.uri, expires: Math.min(expires, MAX_EXPIRES), instanceId };
   });
   const origin: RequestOrigin = {
     receivedIp: ip,
@@ -161,20 +154,12 @@ const ms = performance.now() - started;
 collect();
 const heapAfter = process.memoryUsage().heapUsed;
 const indexed = location.size();
-if (snapshotFile) writeHeapSnapshot(snapshotFile);
 
-const result: MemoryResult = {
-  bindings: N,
-  extensions: N,
-  heapBefore,
-  heapAfter,
-  bytesPerBinding: Math.round((heapAfter - heapBefore) / N),
-  indexed,
-  writesFlushed,
-  ms,
-};
+const bytesPerBinding = Math.round((heapAfter - heapBefore) / N);
+const checks = { bytesPerBinding, indexed, writesFlushed, ms };
+const result: MemoryResult = { bindings: N, heapBefore, heapAfter, ...checks };
 if (indexed !== N || writesFlushed !== N)
   throw new Error(`expected ${N} bindings: ${JSON.stringify(result)}`);
 location = undefined;
-process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+printResult(result);
 process.exit(0);

@@ -1,30 +1,27 @@
-// The `sipext` command: run the server, or make tenants, users and access keys without SQL.
-import { Command, InvalidArgumentError } from "commander";
-import { type Config, ConfigError, loadConfig } from "../config.js";
-import { DomainError } from "../domain/errors.js";
+// The `sipext` command (CONTRACT §16): run the server, or manage customers, users, access keys,
+// extensions, registrations and SIP bans through the same services as the API, without SQL.
+import cluster from "node:cluster";
+import { CommanderError } from "commander";
+import type { FirstRun } from "../first-run.js";
 import { createLogger } from "../logger.js";
-import { type FirstRun, openCore, startServer } from "../main.js";
-
-function config(): Config {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`sipext: invalid configuration: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
-}
+import { startServer } from "../main.js";
+import { clusterScrape } from "../workers/cluster-metrics.js";
+import { servePrimary } from "../workers/primary.js";
+import { workerReady } from "../workers/worker.js";
+import { config } from "./context.js";
+import { EXIT_USAGE } from "./output.js";
+import { cliProgram } from "./program.js";
 
 function printFirstRun(f: FirstRun): void {
-  // Printed once, on the start that created them; never written to the log.
+  // Printed once, on the start that created them; never written to the log. A password the
+  // operator chose is not echoed (it would land in terminal scroll-back and captured output).
+  const password = f.passwordFromEnvironment ? "(from SIPEXT_ADMIN_PASSWORD)" : f.password;
   process.stdout.write(
     [
       "",
       "sipext first run: created the first customer and its admin (shown only this once)",
       `  username:     ${f.username}`,
-      `  password:     ${f.password}`,
+      `  password:     ${password}`,
       `  customer id:  ${f.customerId}`,
       `  SIP domain:   ${f.domainName}`,
       "",
@@ -34,11 +31,19 @@ function printFirstRun(f: FirstRun): void {
 
 async function serve(): Promise<void> {
   const cfg = config();
-  const logger = createLogger(cfg.logLevel);
-  const server = await startServer(cfg, logger);
-  if (server.firstRun) printFirstRun(server.firstRun);
+  const logger = createLogger(cfg.logLevel, undefined, cfg.logFormat);
+  // SIPEXT_WORKERS (CONTRACT §15): the primary forks the workers, which come back here.
+  if (cfg.workers > 1 && cluster.isPrimary) return servePrimary(cfg, logger, printFirstRun);
+  // Signals are taken from the start: one that comes while the server is still starting (its
+  // "listening" line is already out) stops it once started, instead of killing it mid-start.
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let pending: string | undefined;
   let closing = false;
   const stop = async (signal: string) => {
+    if (!server) {
+      pending ??= signal;
+      return;
+    }
     if (closing) return;
     closing = true;
     logger.info({ signal }, "shutting down");
@@ -49,97 +54,24 @@ async function serve(): Promise<void> {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  server = await startServer(cfg, logger, undefined, {
+    scrape: (metrics) => clusterScrape(metrics.registry),
+  });
+  workerReady();
+  if (server.firstRun) printFirstRun(server.firstRun);
+  if (pending) return stop(pending);
+  // A renewed certificate (certbot's deploy hook: `kill -HUP`) is taken without a restart.
+  const started = server;
+  process.on("SIGHUP", () => {
+    started.reloadTls().catch((err: unknown) => logger.error({ err }, "TLS certificate reload failed"));
+  });
 }
 
-/** Runs one command against the configured database and prints its JSON result. */
-async function withCore(
-  work: (core: Awaited<ReturnType<typeof openCore>>) => Promise<unknown>,
-): Promise<void> {
-  const core = await openCore(config());
-  try {
-    process.stdout.write(`${JSON.stringify(await work(core), null, 2)}\n`);
-  } catch (err) {
-    if (err instanceof DomainError) {
-      process.stderr.write(`sipext: ${err.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    throw err;
-  } finally {
-    await core.close();
-  }
-}
-
-const seconds = (v: string) => {
-  if (!/^\d+$/.test(v)) throw new InvalidArgumentError("must be a whole number of seconds");
-  return Number(v);
-};
-
-const program = new Command("sipext").description("multi-tenant SIP extension platform");
-
-program
-  .command("serve", { isDefault: true })
-  .description("serve the REST API (configuration from SIPEXT_* variables)")
-  .action(serve);
-
-const customers = program.command("customers").description("manage customers (tenants)");
-customers
-  .command("create")
-  .description("create a customer, its SIP domain and optionally its first admin user")
-  .requiredOption("--name <name>", "customer name")
-  .option("--email <email>", "contact email", "")
-  .option("--detail <detail>", "free text", "")
-  .option("--admin-username <username>", "also create an admin user with this username")
-  .option("--admin-password <password>", "its password (generated and printed when omitted)")
-  .action(
-    (o: { name: string; email: string; detail: string; adminUsername?: string; adminPassword?: string }) =>
-      withCore(async ({ services }) => {
-        const t = await services.tenants.createTenant({
-          name: o.name,
-          email: o.email,
-          detail: o.detail,
-          ...(o.adminUsername ? { admin: { username: o.adminUsername, password: o.adminPassword } } : {}),
-        });
-        return { customer: t.customer, domain: t.domain, admin: t.admin };
-      }),
-  );
-
-program
-  .command("users")
-  .description("manage users")
-  .command("create")
-  .description("create a user in a customer")
-  .requiredOption("--customer-id <id>", "the customer")
-  .requiredOption("--username <username>", "login name (unique)")
-  .requiredOption("--password <password>", "login password (8-256 characters)")
-  .option("--role <role>", "admin, manager or agent", "admin")
-  .action((o: { customerId: string; username: string; password: string; role: string }) =>
-    withCore(({ services }) =>
-      services.tenants.createUser(o.customerId, { username: o.username, password: o.password, role: o.role }),
-    ),
-  );
-
-program
-  .command("accesskeys")
-  .description("manage access keys")
-  .command("create")
-  .description("create an access key for a customer; prints its token once")
-  .requiredOption("--customer-id <id>", "the customer")
-  .option("--name <name>", "name", "")
-  .option("--detail <detail>", "free text", "")
-  .option("--expire <seconds>", "lifetime in seconds (default one year)", seconds)
-  .action((o: { customerId: string; name: string; detail: string; expire?: number }) =>
-    withCore(async ({ services, stores }) => {
-      if (!(await stores.customers.get(o.customerId)))
-        throw new DomainError("NOT_FOUND", "CUSTOMER_NOT_FOUND", `customer ${o.customerId} not found`);
-      return services.accessKeys.create(
-        { customerId: o.customerId },
-        { name: o.name, detail: o.detail, expire: o.expire },
-      );
-    }),
-  );
-
-program.parseAsync().catch((err: unknown) => {
-  process.stderr.write(`sipext: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+// Exit codes (CONTRACT §16): a usage error is 2; help and --version are 0; a refusal has set 1.
+cliProgram(serve)
+  .parseAsync()
+  .catch((err: unknown) => {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
+    process.stderr.write(`sipext: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });

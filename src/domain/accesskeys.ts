@@ -1,10 +1,19 @@
 // Access keys: long-lived API credentials. The token is shown once; only its SHA-256 is kept.
 import { randomUUID } from "node:crypto";
+import type {
+  AccessKey,
+  CreateAccessKeyBody,
+  CreatedAccessKey,
+  UpdateAccessKeyBody,
+} from "../contract/access-key.js";
+import type { Page, PageQuery } from "../contract/common.js";
 import type { AccessKeyRow, AccessKeyStore } from "../store/ports.js";
 import { apiTime, type Clock, formatMicros, parseTimestamp } from "../util/time.js";
+import { auditOf, cliAudit } from "./audit.js";
+import { checkNameAndDetail } from "./check-text.js";
 import { invalidArgument, notFound } from "./errors.js";
 import { requireUuid } from "./ids.js";
-import { type Page, parsePage, toPage } from "./paging.js";
+import { parsePage, toPage } from "./paging.js";
 import { type Principal, requireRole } from "./principal.js";
 import { randomSecret, sha256Hex } from "./secrets.js";
 import { insertWithUniqueTime } from "./unique-time.js";
@@ -14,26 +23,6 @@ export const ACCESS_KEY_PREFIX = "sxk_";
 const PREFIX_SHOWN = ACCESS_KEY_PREFIX.length + 8;
 export const DEFAULT_EXPIRE_S = 365 * 24 * 3600;
 export const MAX_EXPIRE_S = 10 * 365 * 24 * 3600;
-
-export interface AccessKey {
-  id: string;
-  customer_id: string;
-  name: string;
-  detail: string;
-  token_prefix: string;
-  tm_expire: string;
-  tm_create: string;
-  tm_update: string;
-  tm_delete: string;
-}
-
-export type CreatedAccessKey = AccessKey & { token: string };
-
-export interface AccessKeyInput {
-  name?: string | undefined;
-  detail?: string | undefined;
-  expire?: number | undefined;
-}
 
 const view = (r: AccessKeyRow): AccessKey => ({
   id: r.id,
@@ -51,19 +40,6 @@ export function accessKeyService(deps: { accessKeys: AccessKeyStore; clock: Cloc
   const { accessKeys, clock } = deps;
   const ADMIN = ["admin"] as const;
 
-  function checkText(field: string, v: string | undefined, max: number): void {
-    if (v === undefined) return;
-    // Characters are code points (as the schema's maxLength counts them), not UTF-16 units.
-    if ([...v].length > max) throw invalidArgument(field, `must be at most ${max} characters`);
-    // PostgreSQL text cannot hold NUL: refuse it on every database rather than fail with 500.
-    if (v.includes("\u0000")) throw invalidArgument(field, "must not contain the NUL character (U+0000)");
-  }
-
-  function checkInput(input: AccessKeyInput): void {
-    checkText("name", input.name, 255);
-    checkText("detail", input.detail, 1024);
-  }
-
   async function loadLive(p: Principal, id: string): Promise<AccessKeyRow> {
     requireRole(p, ADMIN);
     const row = await accessKeys.get(p.customerId, requireUuid("id", id));
@@ -73,9 +49,12 @@ export function accessKeyService(deps: { accessKeys: AccessKeyStore; clock: Cloc
 
   return {
     /** Creates a key for the caller's customer (`customerId` for the CLI, which has no caller). */
-    async create(p: Principal | { customerId: string }, input: AccessKeyInput): Promise<CreatedAccessKey> {
+    async create(
+      p: Principal | { customerId: string },
+      input: CreateAccessKeyBody,
+    ): Promise<CreatedAccessKey> {
       if ("role" in p) requireRole(p as Principal, ADMIN);
-      checkInput(input);
+      checkNameAndDetail(input);
       const expire = input.expire ?? DEFAULT_EXPIRE_S;
       if (!Number.isInteger(expire) || expire < 1 || expire > MAX_EXPIRE_S) {
         throw invalidArgument("expire", `must be a whole number of seconds from 1 to ${MAX_EXPIRE_S}`);
@@ -94,16 +73,19 @@ export function accessKeyService(deps: { accessKeys: AccessKeyStore; clock: Cloc
         tm_update: null,
         tm_delete: null,
       };
-      await insertWithUniqueTime(
-        row,
-        (r) => accessKeys.insert(r),
-        () => accessKeys.latestTmCreate(p.customerId),
-        () => false,
-      );
+      const actor =
+        "role" in p ? auditOf(p as Principal, "", { targetId: row.id }, row.tm_create) : undefined;
+      const record = {
+        ...(actor ?? cliAudit("", row.id, [], row.tm_create)),
+        action: "accesskey_created",
+        targetId: row.id,
+        fields: ["token"],
+      };
+      await insertWithUniqueTime(row, accessKeys, undefined, undefined, record);
       return { ...view(row), token };
     },
 
-    async list(p: Principal, q: { page_size?: string; page_token?: string }): Promise<Page<AccessKey>> {
+    async list(p: Principal, q: PageQuery): Promise<Page<AccessKey>> {
       requireRole(p, ADMIN);
       return toPage(await accessKeys.list(p.customerId, parsePage(q.page_size, q.page_token)), view);
     },
@@ -115,8 +97,8 @@ export function accessKeyService(deps: { accessKeys: AccessKeyStore; clock: Cloc
       return view(row);
     },
 
-    async update(p: Principal, id: string, input: AccessKeyInput): Promise<AccessKey> {
-      checkInput(input);
+    async update(p: Principal, id: string, input: UpdateAccessKeyBody): Promise<AccessKey> {
+      checkNameAndDetail(input);
       const row = await loadLive(p, id);
       const changes: Partial<AccessKeyRow> = {};
       if (input.name !== undefined) changes.name = input.name;
@@ -130,7 +112,16 @@ export function accessKeyService(deps: { accessKeys: AccessKeyStore; clock: Cloc
     async remove(p: Principal, id: string): Promise<AccessKey> {
       const row = await loadLive(p, id);
       const now = formatMicros(clock());
-      if (!(await accessKeys.update(p.customerId, row.id, { tm_update: now, tm_delete: now }))) {
+      const record = auditOf(p, "accesskey_revoked", { targetId: row.id, fields: ["tm_delete"] }, now);
+      if (
+        !(await accessKeys.update(
+          p.customerId,
+          row.id,
+          { tm_update: now, tm_delete: now },
+          undefined,
+          record,
+        ))
+      ) {
         throw notFound("accesskey");
       }
       return view({ ...row, tm_update: now, tm_delete: now });
@@ -143,7 +134,13 @@ export function accessKeyService(deps: { accessKeys: AccessKeyStore; clock: Cloc
       if (!row || row.tm_delete !== null) return undefined;
       if ((parseTimestamp(row.tm_expire) ?? 0) <= clock()) return undefined;
       // An access key acts for its whole customer, as a VoIPbin access key does.
-      return { kind: "accesskey", id: row.id, customerId: row.customer_id, role: "admin" };
+      return {
+        kind: "accesskey",
+        id: row.id,
+        customerId: row.customer_id,
+        role: "admin",
+        actor: row.token_prefix,
+      };
     },
 
     view,

@@ -1,58 +1,28 @@
 // Extensions: SIP credentials + address of record + direct URI, one customer's at a time.
 import { randomUUID } from "node:crypto";
-import type { DomainStore, ExtensionRow, ExtensionStore, ExtensionView } from "../store/ports.js";
-import { apiTime, type Clock, formatMicros } from "../util/time.js";
-import { DomainError, invalidArgument, notFound } from "./errors.js";
+import type { Page } from "../contract/common.js";
 import {
-  DETAIL_MAX,
+  type CreateExtensionBody,
   EXTENSION_PATTERN,
   EXTENSION_RULE,
-  NAME_MAX,
+  type Extension,
+  type ExtensionListQuery,
   PASSWORD_PATTERN,
   PASSWORD_RULE,
-} from "./extension-rules.js";
+  type UpdateExtensionBody,
+} from "../contract/extension.js";
+import type { DomainStore, ExtensionRow, ExtensionStore, ExtensionView } from "../store/ports.js";
+import { apiTime, type Clock, formatMicros } from "../util/time.js";
+import { auditOf } from "./audit.js";
+import { checkNameAndDetail } from "./check-text.js";
+import { DomainError, invalidArgument, notFound } from "./errors.js";
 import { requireUuid } from "./ids.js";
-import { type Page, parsePage, toPage } from "./paging.js";
+import { parsePage, toPage } from "./paging.js";
 import { type Principal, requireRole } from "./principal.js";
 import { digestHa1, generatePassword, newDirectHash, type Sealer } from "./secrets.js";
 import { insertWithUniqueTime } from "./unique-time.js";
 
-/** The API object; keys in the order of CONTRACT §6. */
-export interface Extension {
-  id: string;
-  customer_id: string;
-  name: string;
-  detail: string;
-  domain_id: string;
-  extension: string;
-  domain_name: string;
-  username: string;
-  password: string;
-  direct_hash: string;
-  tm_create: string;
-  tm_update: string;
-  tm_delete: string;
-}
-
-export interface CreateExtension {
-  name?: string | undefined;
-  detail?: string | undefined;
-  extension: string;
-  password?: string | undefined;
-  domain_id?: string | undefined;
-}
-
-export interface UpdateExtension {
-  name?: string | undefined;
-  detail?: string | undefined;
-  password?: string | undefined;
-}
-
-export interface ListExtensions {
-  page_size?: string | undefined;
-  page_token?: string | undefined;
-  domain_id?: string | undefined;
-}
+export type { Extension } from "../contract/extension.js";
 
 /** Told when an extension stops being able to register (deleted): the registrar drops its bindings. */
 export type ExtensionListener = (event: {
@@ -73,13 +43,9 @@ const MANAGERS = ["admin", "manager"] as const;
 const EXT_RE = new RegExp(EXTENSION_PATTERN);
 const PW_RE = new RegExp(PASSWORD_PATTERN);
 
-function checkText(field: string, v: string | undefined, max: number): void {
-  if (v === undefined) return;
-  // Characters are code points (as the schema's maxLength counts them), not UTF-16 units.
-  if ([...v].length > max) throw invalidArgument(field, `must be at most ${max} characters`);
-  // PostgreSQL text cannot hold NUL: refuse it on every database rather than fail with 500.
-  if (v.includes("\u0000")) throw invalidArgument(field, "must not contain the NUL character (U+0000)");
-}
+/** The names of the fields a create or update body set (CONTRACT §17: names, never values). */
+const given = (input: { name?: string; detail?: string; password?: string }) =>
+  (["name", "detail", "password"] as const).filter((k) => input[k] !== undefined);
 
 function checkPassword(v: string | undefined): void {
   if (v !== undefined && !PW_RE.test(v)) throw invalidArgument("password", `must be ${PASSWORD_RULE}`);
@@ -138,22 +104,27 @@ export function extensionService(deps: ExtensionServiceDeps) {
     p: Principal,
     row: ExtensionView,
     changes: Partial<ExtensionRow>,
+    type: "extension_updated" | "extension_deleted" = "extension_updated",
+    tm_update = formatMicros(clock()),
+    audit: { action: string; fields: readonly string[] } = { action: type, fields: Object.keys(changes) },
   ): Promise<ExtensionView> {
-    const tm_update = formatMicros(clock());
-    const ok = await extensions.update(p.customerId, row.id, { ...changes, tm_update });
+    const next: ExtensionView = { ...row, ...changes, tm_update };
+    // The event carries the extension as the API shows it, never its password (CONTRACT §11).
+    const event = { type, data: view(next, ""), tmCreate: tm_update };
+    const record = auditOf(p, audit.action, { extensionId: row.id, targetId: row.id, ...audit }, tm_update);
+    const ok = await extensions.update(p.customerId, row.id, { ...changes, tm_update }, event, record);
     if (!ok) throw notFound("extension");
-    return { ...row, ...changes, tm_update };
+    return next;
   }
 
   return {
     view,
 
-    async create(p: Principal, input: CreateExtension): Promise<Extension> {
+    async create(p: Principal, input: CreateExtensionBody): Promise<Extension> {
       requireRole(p, MANAGERS);
       if (!EXT_RE.test(input.extension)) throw invalidArgument("extension", `must be ${EXTENSION_RULE}`);
       checkPassword(input.password);
-      checkText("name", input.name, NAME_MAX);
-      checkText("detail", input.detail, DETAIL_MAX);
+      checkNameAndDetail(input);
       const [domain] = await domains.listByCustomer(p.customerId, { limit: 1 });
       if (!domain) throw notFound("domain");
       if (input.domain_id !== undefined && input.domain_id !== "") {
@@ -177,10 +148,14 @@ export function extensionService(deps: ExtensionServiceDeps) {
         tm_update: null,
         tm_delete: null,
       };
+      const created = (r: ExtensionRow) => ({
+        type: "extension_created",
+        data: view({ ...r, domain_name: domain.domain_name }, ""),
+        tmCreate: r.tm_create,
+      });
       await insertWithUniqueTime(
         row,
-        (r) => extensions.insert(r),
-        () => extensions.latestTmCreate(p.customerId),
+        extensions,
         (field) => {
           if (field === "extension") {
             throw new DomainError(
@@ -193,11 +168,23 @@ export function extensionService(deps: ExtensionServiceDeps) {
           row.direct_hash = newDirectHash();
           return true;
         },
+        created,
+        // The fields the caller set; the password is named (a generated one too), never shown.
+        auditOf(
+          p,
+          "extension_created",
+          {
+            extensionId: row.id,
+            targetId: row.id,
+            fields: [...new Set(["extension", "password", ...given(input)])],
+          },
+          row.tm_create,
+        ),
       );
       return view({ ...row, domain_name: domain.domain_name }, password);
     },
 
-    async list(p: Principal, q: ListExtensions): Promise<Page<Extension>> {
+    async list(p: Principal, q: ExtensionListQuery): Promise<Page<Extension>> {
       requireRole(p, MANAGERS);
       const page = parsePage(q.page_size, q.page_token);
       if (q.domain_id !== undefined && q.domain_id !== "") {
@@ -211,10 +198,9 @@ export function extensionService(deps: ExtensionServiceDeps) {
       return view(await load(p, id));
     },
 
-    async update(p: Principal, id: string, input: UpdateExtension): Promise<Extension> {
+    async update(p: Principal, id: string, input: UpdateExtensionBody): Promise<Extension> {
       checkPassword(input.password);
-      checkText("name", input.name, NAME_MAX);
-      checkText("detail", input.detail, DETAIL_MAX);
+      checkNameAndDetail(input);
       const row = await loadLive(p, id);
       const changes: Partial<ExtensionRow> = {};
       if (input.name !== undefined) changes.name = input.name;
@@ -222,7 +208,11 @@ export function extensionService(deps: ExtensionServiceDeps) {
       if (input.password !== undefined) {
         Object.assign(changes, passwordColumns(row.extension, row.domain_name, input.password));
       }
-      const updated = await patch(p, row, changes);
+      const action = input.password !== undefined ? "extension_password_set" : "extension_updated";
+      const updated = await patch(p, row, changes, "extension_updated", undefined, {
+        action,
+        fields: given(input),
+      });
       if (input.password !== undefined)
         for (const l of listeners) l({ type: "credentials-changed", ext: updated });
       return view(updated, input.password);
@@ -231,9 +221,10 @@ export function extensionService(deps: ExtensionServiceDeps) {
     async remove(p: Principal, id: string): Promise<Extension> {
       const row = await loadLive(p, id);
       const now = formatMicros(clock());
-      const ok = await extensions.update(p.customerId, row.id, { tm_update: now, tm_delete: now });
-      if (!ok) throw notFound("extension");
-      const deleted = { ...row, tm_update: now, tm_delete: now };
+      const deleted = await patch(p, row, { tm_delete: now }, "extension_deleted", now, {
+        action: "extension_deleted",
+        fields: [],
+      });
       for (const l of listeners) l({ type: "deleted", ext: deleted });
       return view(deleted);
     },
@@ -242,7 +233,8 @@ export function extensionService(deps: ExtensionServiceDeps) {
       const row = await loadLive(p, id);
       for (let attempt = 1; ; attempt++) {
         try {
-          return view(await patch(p, row, { direct_hash: newDirectHash() }));
+          const audit = { action: "extension_direct_hash_regenerated", fields: ["direct_hash"] };
+          return view(await patch(p, row, { direct_hash: newDirectHash() }, undefined, undefined, audit));
         } catch (err) {
           // Another extension holds that hash (one chance in 2^48): draw again.
           if (attempt >= 5 || !(err instanceof Error) || err.name !== "UniqueViolationError") throw err;

@@ -10,6 +10,8 @@ export interface JwtClaims {
   role: string;
   iat: number;
   exp: number;
+  /** the user's token_version when issued (absent in tokens issued before it existed: 0) */
+  ver?: number;
 }
 
 const mac = (key: Buffer, data: string) => createHmac("sha256", key).update(data).digest("base64url");
@@ -38,7 +40,8 @@ export function verifyJwt(key: Buffer, token: string, nowSeconds: number): JwtCl
     typeof c.customer_id !== "string" ||
     typeof c.role !== "string" ||
     typeof c.exp !== "number" ||
-    c.exp <= nowSeconds
+    c.exp <= nowSeconds ||
+    (c.ver !== undefined && !Number.isSafeInteger(c.ver))
   ) {
     return undefined;
   }

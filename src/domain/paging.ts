@@ -1,4 +1,5 @@
 // List paging of CONTRACT §3: page_size 1-100 (clamped above), page_token = a tm_create.
+import type { Page } from "../contract/common.js";
 import type { PageQuery } from "../store/ports.js";
 import { formatMicros, parseTimestamp } from "../util/time.js";
 import { invalidArgument } from "./errors.js";
@@ -29,11 +30,6 @@ export function parsePage(pageSize: string | undefined, pageToken: string | unde
     before = formatMicros(us);
   }
   return { limit, before };
-}
-
-export interface Page<T> {
-  result: T[];
-  next_page_token: string;
 }
 
 /** The envelope: the token is the last item's tm_create, "" on an empty page. */

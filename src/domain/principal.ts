@@ -1,7 +1,5 @@
+import { ROLES, type Role } from "../contract/user.js";
 import { permissionDenied } from "./errors.js";
-
-export const ROLES = ["admin", "manager", "agent"] as const;
-export type Role = (typeof ROLES)[number];
 
 /** Who is calling: a logged-in user or an access key, always inside one customer. */
 export interface Principal {
@@ -9,6 +7,13 @@ export interface Principal {
   id: string;
   customerId: string;
   role: Role;
+  /**
+   * Who the audit log names (CONTRACT §17): the user's id, or the access key's token prefix
+   * (the key's id when absent).
+   */
+  actor?: string;
+  /** the client's address as the HTTP layer sees it (SIPEXT_TRUST_PROXY applied) */
+  source?: string;
 }
 
 export function requireRole(p: Principal, allowed: readonly Role[]): void {

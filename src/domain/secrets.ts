@@ -1,21 +1,24 @@
 // Everything secret in one place: keys at rest, sealing, hashing, random tokens.
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import argon2 from "argon2";
 import { decodeKey } from "../config.js";
+import { ensurePrivateDir, tightenFile } from "../util/private-files.js";
 
 /**
  * Returns the configured key, or the one kept in `dataDir/name`, creating it (mode 0600) on
- * first use. Nodes sharing one PostgreSQL database must share these keys.
+ * first use and tightening an existing one to 0600. Nodes sharing one PostgreSQL database must
+ * share these keys.
  */
 export function loadOrCreateKey(dataDir: string, name: string, configured: string | undefined): Buffer {
   if (configured !== undefined) {
     return decodeKey(configured) ?? createHash("sha256").update(configured).digest();
   }
-  mkdirSync(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir);
   const path = join(dataDir, name);
   if (existsSync(path)) {
+    tightenFile(path);
     const key = decodeKey(readFileSync(path, "utf8"));
     if (!key) throw new Error(`${path}: not a 32-byte key (64 hex characters)`);
     return key;

@@ -1,48 +1,18 @@
 // Customers (tenants), their one SIP domain, and their users.
 import { randomUUID } from "node:crypto";
-import type { CustomerRow, DomainRow, Stores, UserRow } from "../store/ports.js";
+import type { Page, PageQuery } from "../contract/common.js";
+import type { Customer } from "../contract/customer.js";
+import type { Domain } from "../contract/domain.js";
+import type { User } from "../contract/user.js";
+import type { CustomerRow, DomainRow, NewCustomerRow, Stores, UserRow } from "../store/ports.js";
 import { UniqueViolationError } from "../store/ports.js";
 import { apiTime, type Clock, formatMicros } from "../util/time.js";
+import { cliAudit } from "./audit.js";
 import { DomainError, invalidArgument, notFound } from "./errors.js";
 import { requireUuid } from "./ids.js";
-import { type Page, parsePage, toPage } from "./paging.js";
-import { isRole, type Principal, type Role, requireRole } from "./principal.js";
+import { parsePage, toPage } from "./paging.js";
+import { isRole, type Principal, requireRole } from "./principal.js";
 import { hashPassword, randomSecret } from "./secrets.js";
-
-export interface Customer {
-  id: string;
-  name: string;
-  detail: string;
-  email: string;
-  billing_account_id: string;
-  status: string;
-  tm_create: string;
-  tm_update: string;
-  tm_delete: string;
-}
-
-export interface Domain {
-  id: string;
-  customer_id: string;
-  name: string;
-  detail: string;
-  domain_name: string;
-  tm_create: string;
-  tm_update: string;
-  tm_delete: string;
-}
-
-export interface User {
-  id: string;
-  customer_id: string;
-  username: string;
-  name: string;
-  detail: string;
-  role: Role;
-  tm_create: string;
-  tm_update: string;
-  tm_delete: string;
-}
 
 export interface NewTenant {
   name: string;
@@ -67,13 +37,41 @@ export interface TenantServiceDeps {
 
 const USERNAME_RE = /^[A-Za-z0-9._@+-]{1,64}$/;
 
-export const customerView = (r: CustomerRow): Customer => ({
+function checkPassword(password: string): void {
+  if (password.length < 8 || password.length > 256) {
+    throw invalidArgument("password", "must be 8 to 256 characters");
+  }
+}
+
+function checkRole(role: string): void {
+  if (!isRole(role)) throw invalidArgument("role", "must be admin, manager or agent");
+}
+
+/** What a customer's view is made of (a new row leaves the outbox and delivery columns to their defaults). */
+type CustomerFields = Pick<
+  CustomerRow,
+  | "id"
+  | "name"
+  | "detail"
+  | "email"
+  | "billing_account_id"
+  | "status"
+  | "webhook_method"
+  | "webhook_uri"
+  | "tm_create"
+  | "tm_update"
+  | "tm_delete"
+>;
+
+export const customerView = (r: CustomerFields): Customer => ({
   id: r.id,
   name: r.name,
   detail: r.detail,
   email: r.email,
   billing_account_id: r.billing_account_id,
   status: r.status,
+  webhook_method: r.webhook_method,
+  webhook_uri: r.webhook_uri,
   tm_create: r.tm_create,
   tm_update: apiTime(r.tm_update),
   tm_delete: apiTime(r.tm_delete),
@@ -104,14 +102,16 @@ export const userView = (r: UserRow): User => ({
 
 /** The rows of a new customer and its SIP domain `<id>.<registrar domain>`, created at `now`. */
 export function tenantRows(
-  c: { id: string; name: string; detail: string; email: string },
+  c: Pick<CustomerRow, "id" | "name" | "detail" | "email">,
   registrarDomain: string,
   now: string,
-): { customer: CustomerRow; domain: DomainRow } {
-  const customer: CustomerRow = {
+): { customer: NewCustomerRow & CustomerFields; domain: DomainRow } {
+  const customer: NewCustomerRow & CustomerFields = {
     ...c,
     billing_account_id: "",
     status: "active",
+    webhook_method: "",
+    webhook_uri: "",
     tm_create: now,
     tm_update: null,
     tm_delete: null,
@@ -134,16 +134,15 @@ export function tenantService({ stores, clock, registrarDomain }: TenantServiceD
     if (!USERNAME_RE.test(u.username)) {
       throw invalidArgument("username", "must be 1-64 characters from A-Z a-z 0-9 . _ @ + -");
     }
-    if (u.password.length < 8 || u.password.length > 256) {
-      throw invalidArgument("password", "must be 8 to 256 characters");
-    }
-    if (!isRole(u.role)) throw invalidArgument("role", "must be admin, manager or agent");
+    checkPassword(u.password);
+    checkRole(u.role);
     return {
       id: randomUUID(),
       customer_id: customerId,
       username: u.username,
       password_hash: await hashPassword(u.password),
       role: u.role,
+      token_version: 0,
       name: u.name ?? "",
       detail: u.detail ?? "",
       tm_create: formatMicros(clock()),
@@ -154,6 +153,37 @@ export function tenantService({ stores, clock, registrarDomain }: TenantServiceD
 
   const usernameTaken = (username: string) =>
     new DomainError("ALREADY_EXISTS", "USER_ALREADY_EXISTS", `username: "${username}" is already taken`);
+
+  async function liveUser(username: string): Promise<UserRow> {
+    const row = USERNAME_RE.test(username) ? await stores.users.getByUsername(username) : undefined;
+    if (!row) throw new DomainError("NOT_FOUND", "USER_NOT_FOUND", `username: no user "${username}"`);
+    return row;
+  }
+
+  /** Writes a change to a user and ends every login token it holds (CONTRACT §14). */
+  async function revise(
+    row: UserRow,
+    changes: Partial<UserRow>,
+    now = formatMicros(clock()),
+    action?: string,
+  ): Promise<User> {
+    const patch = { ...changes, tm_update: now };
+    // These run from the `sipext` command only: its actor is `cli` (CONTRACT §17).
+    const audit = action
+      ? { customerId: row.customer_id, draft: cliAudit(action, row.id, ["password"], now) }
+      : undefined;
+    if (!(await stores.users.updateRevokingTokens(row.id, patch, audit))) {
+      throw new DomainError("NOT_FOUND", "USER_NOT_FOUND", `username: no user "${row.username}"`);
+    }
+    return userView({ ...row, ...patch });
+  }
+
+  /** A new password; the user's login tokens stop working at once. */
+  async function setPassword(username: string, password: string): Promise<User> {
+    checkPassword(password);
+    const row = await liveUser(username);
+    return revise(row, { password_hash: await hashPassword(password) }, undefined, "user_password_reset");
+  }
 
   return {
     /** A customer, its SIP domain `<id>.<registrar domain>` and optionally its first admin. */
@@ -195,6 +225,43 @@ export function tenantService({ stores, clock, registrarDomain }: TenantServiceD
       return userView(row);
     },
 
+    /** Deletes a user (its username stays taken): its login tokens stop working at once. */
+    async deleteUser(username: string): Promise<User> {
+      const row = await liveUser(username);
+      const now = formatMicros(clock());
+      return revise(row, { tm_delete: now }, now);
+    },
+
+    setPassword,
+
+    /** `sipext users reset-password`: a generated password, returned once, as setPassword. */
+    async resetPassword(username: string): Promise<{ user: User; password: string }> {
+      const password = randomSecret(18);
+      return { user: await setPassword(username, password), password };
+    },
+
+    /** A new role; the user's login tokens (which carry the role) stop working at once. */
+    async setRole(username: string, role: string): Promise<User> {
+      checkRole(role);
+      const row = await liveUser(username);
+      if (row.role === role) return userView(row);
+      return revise(row, { role });
+    },
+
+    /** Every live customer, newest first (`sipext customers list`; the API has no such call). */
+    async listCustomers(q: PageQuery): Promise<Page<Customer>> {
+      return toPage(await stores.customers.list(parsePage(q.page_size, q.page_token)), customerView);
+    },
+
+    /** A customer's live users, newest first (`sipext users list`). */
+    async listUsers(customerId: string, q: PageQuery): Promise<Page<User>> {
+      if (!(await stores.customers.get(customerId))) throw notFound("customer");
+      return toPage(
+        await stores.users.listByCustomer(customerId, parsePage(q.page_size, q.page_token)),
+        userView,
+      );
+    },
+
     async isEmpty(): Promise<boolean> {
       return (await stores.customers.count()) === 0;
     },
@@ -205,7 +272,7 @@ export function tenantService({ stores, clock, registrarDomain }: TenantServiceD
       return customerView(row);
     },
 
-    async listDomains(p: Principal, q: { page_size?: string; page_token?: string }): Promise<Page<Domain>> {
+    async listDomains(p: Principal, q: PageQuery): Promise<Page<Domain>> {
       requireRole(p, ["admin", "manager"]);
       const page = parsePage(q.page_size, q.page_token);
       return toPage(await stores.domains.listByCustomer(p.customerId, page), domainView);

@@ -1,9 +1,10 @@
 // Opens the database: embedded SQLite in the data dir by default, PostgreSQL when DATABASE_URL
 // is set. Both run the same Kysely migrations at start-up.
-import { mkdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
 import {
+  type DatabaseIntrospector,
   Kysely,
   type Migration,
   type MigrationProvider,
@@ -13,8 +14,18 @@ import {
   sql,
 } from "kysely";
 import pg from "pg";
+import { ensurePrivateDir, ensurePrivateFile, tightenFile } from "../util/private-files.js";
+import { type Checkpointer, startCheckpointer } from "./checkpointer.js";
 import * as m001 from "./migrations/001-initial.js";
 import * as m002 from "./migrations/002-bindings.js";
+import * as m003 from "./migrations/003-binding-routing.js";
+import * as m004 from "./migrations/004-sip-bans.js";
+import * as m005 from "./migrations/005-events.js";
+import * as m006 from "./migrations/006-binding-nodes.js";
+import * as m007 from "./migrations/007-user-token-version.js";
+import * as m008 from "./migrations/008-provisioning-audit.js";
+import * as m009 from "./migrations/009-extension-change-notify.js";
+import * as m010 from "./migrations/010-calls-answered-index.js";
 import type { Database } from "./schema.js";
 
 export type Dialect = "sqlite" | "postgres";
@@ -24,20 +35,41 @@ export interface Db {
   dialect: Dialect;
   /** For SQLite: the file path (tests look inside it). */
   sqlitePath?: string;
+  /**
+   * For SQLite: `PRAGMA data_version`, which changes whenever another connection (another
+   * process: the CLI) has committed since this one last looked. Caches of rows others may write
+   * check it.
+   */
+  dataVersion?: () => number;
   close(): Promise<void>;
 }
 
-const migrations: Record<string, Migration> = { "001-initial": m001, "002-bindings": m002 };
+const migrations: Record<string, Migration> = {
+  "001-initial": m001,
+  "002-bindings": m002,
+  "003-binding-routing": m003,
+  "004-sip-bans": m004,
+  "005-events": m005,
+  "006-binding-nodes": m006,
+  "007-user-token-version": m007,
+  "008-provisioning-audit": m008,
+  "009-extension-change-notify": m009,
+  "010-calls-answered-index": m010,
+};
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export interface OpenOptions {
   dataDir: string;
   databaseUrl?: string | undefined;
+  /** SQLite: WAL checkpoints on a worker thread instead of inside commits (the server). */
+  checkpointInBackground?: boolean;
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Db> {
-  const db = opts.databaseUrl ? await openPostgres(opts.databaseUrl) : openSqlite(opts.dataDir);
+  const db = opts.databaseUrl
+    ? await openPostgres(opts.databaseUrl)
+    : openSqlite(opts.dataDir, opts.checkpointInBackground ?? false);
   // Kysely looks for its migration tables in every schema of the database unless told which one:
   // with another deployment (or test run) in a sibling schema it would find theirs, skip creating
   // its own and fail. So name the schema the tables go to: the first one on the search_path.
@@ -59,19 +91,48 @@ export async function openDatabase(opts: OpenOptions): Promise<Db> {
   return db;
 }
 
-function openSqlite(dataDir: string): Db {
-  mkdirSync(dataDir, { recursive: true });
-  const path = join(dataDir, "sipext.sqlite");
+const SQLITE_FILE = "sipext.sqlite";
+
+/** The database file and its -wal, -shm and -journal companions, made owner-only (CONTRACT §14). */
+function tightenSqliteFiles(dataDir: string): void {
+  for (const f of readdirSync(dataDir)) if (f.startsWith(SQLITE_FILE)) tightenFile(join(dataDir, f));
+}
+
+function openSqlite(dataDir: string, checkpointInBackground: boolean): Db {
+  ensurePrivateDir(dataDir);
+  const path = join(dataDir, SQLITE_FILE);
+  // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files it creates the
+  // database file's mode.
+  ensurePrivateFile(path);
+  tightenSqliteFiles(dataDir);
   const sqlite = new SQLite(path);
   // WAL lets readers go on while one writer commits; busy_timeout rides out a second process (the CLI).
   sqlite.pragma("journal_mode = WAL");
+  tightenSqliteFiles(dataDir);
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
   const kysely = new Kysely<Database>({
     dialect: new SqliteDialect({ database: cachingStatements(sqlite) }),
   });
-  return { kysely, dialect: "sqlite", sqlitePath: path, close: () => kysely.destroy() };
+  const dataVersion = sqlite.prepare("PRAGMA data_version").pluck();
+  let checkpointer: Checkpointer | undefined;
+  if (checkpointInBackground) {
+    sqlite.pragma("wal_autocheckpoint = 0");
+    checkpointer = startCheckpointer(path, () => {
+      if (sqlite.open) sqlite.pragma("wal_autocheckpoint = 1000");
+    });
+  }
+  return {
+    kysely,
+    dialect: "sqlite",
+    sqlitePath: path,
+    dataVersion: () => dataVersion.get() as number,
+    close: async () => {
+      await kysely.destroy();
+      await checkpointer?.stop();
+    },
+  };
 }
 
 const MAX_CACHED_STATEMENTS = 500;
@@ -99,6 +160,29 @@ function cachingStatements(sqlite: SQLite.Database) {
 }
 
 /**
+ * Kysely's PostgreSQL introspector, which the migrator asks whether its tables exist, reads the
+ * tables of every schema in the database and fails ("schema … does not exist") when another
+ * deployment or test run drops its schema meanwhile. The migrator only needs this one's.
+ */
+class OwnSchemaPostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    const all = super.createIntrospector(db);
+    const getTables = async () => {
+      const r = await sql<{ name: string; schema: string; kind: string }>`
+        SELECT c.relname AS name, n.nspname AS schema, c.relkind AS kind
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm')`.execute(db);
+      return r.rows.map((t) => ({ name: t.name, schema: t.schema, isView: t.kind === "v", columns: [] }));
+    };
+    return {
+      getSchemas: () => all.getSchemas(),
+      getTables,
+      getMetadata: async () => ({ tables: await getTables() }),
+    };
+  }
+}
+
+/**
  * `?schema=NAME` in DATABASE_URL keeps sipext's tables in that PostgreSQL schema (created if
  * missing): several deployments, or parallel test runs, can share one database.
  */
@@ -114,7 +198,7 @@ async function openPostgres(url: string): Promise<Db> {
     max: 10,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const kysely = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) });
   try {
     await sql`SELECT 1`.execute(kysely);
   } catch (err) {
@@ -139,4 +223,29 @@ export function uniqueViolation(err: unknown): string | undefined {
     return e.message?.replace(/^UNIQUE constraint failed: /, "") ?? "";
   }
   return undefined;
+}
+
+/**
+ * Whether the database answers a read of sipext's own tables within `timeoutMs` (CONTRACT §12's
+ * readiness): a dropped schema, a closed pool or an unreachable server all answer false.
+ */
+export async function databaseAnswers(db: Db, timeoutMs = 2_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const read = db.kysely
+    .selectFrom("customers")
+    .select("id")
+    .limit(1)
+    .execute()
+    .then(
+      () => true,
+      () => false,
+    );
+  try {
+    return await Promise.race([read, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -3,11 +3,13 @@
 // direct-hash lookup per INVITE. On SQLite each of those reads costs three system calls for the
 // WAL read lock alone (more than the rest of the query), and the rows change rarely.
 //
-// Coherent only while this process is the sole writer of the extensions table: every write goes
-// through `insert`/`update` here and drops the row it touches. That holds for the embedded SQLite
-// database (one server per data directory; the CLI writes customers, users and keys, never
-// extensions), so main.ts puts the cache there and not in front of PostgreSQL, which several
-// nodes may share.
+// Every write made through `insert`/`update` here drops the row it touches. The embedded SQLite
+// database has one server per data directory, but the `sipext` command (CONTRACT §16) writes
+// extensions from another process: given SQLite's data_version (which moves when another
+// connection commits), the whole cache is dropped when it moved, probed at most once per
+// millisecond as the user cache does. On PostgreSQL, which several nodes share, the version is
+// a ChangeFeed (change-feed.ts) moved by the deployment bus whenever any writer commits a change to
+// extensions (migration 009's trigger), and always moving while the bus is not heard.
 import type { ExtensionStore, ExtensionView } from "./ports.js";
 
 /** Rows kept (about 0.6 KiB each); past it the row cached first goes first. */
@@ -18,6 +20,8 @@ const nameKey = (customerId: string, extension: string) => `${customerId}\n${ext
 export function cachingExtensionStore(
   inner: ExtensionStore,
   maxRows: number = EXTENSION_CACHE_ROWS,
+  dataVersion?: () => number,
+  now: () => number = () => performance.now(),
 ): ExtensionStore {
   const rows = new Map<string, ExtensionView>();
   // Secondary indexes hold live rows only, and only while `rows` holds them.
@@ -35,6 +39,21 @@ export function cachingExtensionStore(
       idByName.delete(nameKey(row.customer_id, row.extension));
     }
     if (idByHash.get(row.direct_hash) === id) idByHash.delete(row.direct_hash);
+  }
+
+  let version = dataVersion?.();
+  let probedAt = now();
+  /** Another process (the CLI) committed since the last probe: nothing cached can be trusted. */
+  function dropIfOthersWrote(): void {
+    if (!dataVersion || now() - probedAt < 1) return;
+    probedAt = now();
+    const v = dataVersion();
+    if (v === version) return;
+    version = v;
+    rows.clear();
+    idByName.clear();
+    idByHash.clear();
+    writes++;
   }
 
   function keep(row: ExtensionView | undefined, readStartedAt: number): void {
@@ -64,36 +83,39 @@ export function cachingExtensionStore(
   };
 
   return {
-    async insert(row) {
+    async insert(row, event, audit) {
       writes++;
       drop(row.id);
       try {
-        await inner.insert(row);
+        return await inner.insert(row, event, audit);
       } finally {
         writes++;
       }
     },
-    async update(customerId, id, patch) {
+    async update(customerId, id, patch, event, audit) {
       writes++;
       drop(id);
       try {
-        return await inner.update(customerId, id, patch);
+        return await inner.update(customerId, id, patch, event, audit);
       } finally {
         // A read that ran while the write was in flight must not cache either.
         writes++;
       }
     },
     get(customerId, id) {
+      dropIfOthersWrote();
       const row = rows.get(id);
       if (row) return Promise.resolve(row.customer_id === customerId ? row : undefined);
       return readThrough(() => inner.get(customerId, id));
     },
     getLiveByName(customerId, extension) {
+      dropIfOthersWrote();
       const row = live(idByName.get(nameKey(customerId, extension)));
       if (row && row.customer_id === customerId && row.extension === extension) return Promise.resolve(row);
       return readThrough(() => inner.getLiveByName(customerId, extension));
     },
     getLiveByDirectHash(hash) {
+      dropIfOthersWrote();
       const row = live(idByHash.get(hash));
       if (row && row.direct_hash === hash) return Promise.resolve(row);
       return readThrough(() => inner.getLiveByDirectHash(hash));

@@ -1,5 +1,6 @@
 // The one database schema, shared by SQLite and PostgreSQL. Moments are stored as fixed-width
 // text in the seed's format (see util/time.ts); a moment that has not happened is NULL.
+import type { Generated } from "kysely";
 
 export interface CustomersTable {
   id: string;
@@ -11,6 +12,18 @@ export interface CustomersTable {
   tm_create: string;
   tm_update: string | null;
   tm_delete: string | null;
+  /** the seq of the customer's last event (the outbox's counter) */
+  event_seq: Generated<number>;
+  webhook_method: Generated<string>;
+  webhook_uri: Generated<string>;
+  /** the webhook secret, sealed like extension passwords; null until one is made */
+  webhook_secret_enc: Generated<string | null>;
+  /** the seq of the last event delivered or given up on */
+  webhook_cursor: Generated<number>;
+  webhook_lease_owner: Generated<string>;
+  webhook_lease_until: Generated<string>;
+  /** the customer's audit counter (CONTRACT §17): serialises its audit writes */
+  audit_seq: Generated<number>;
 }
 
 export interface DomainsTable {
@@ -31,6 +44,8 @@ export interface UsersTable {
   /** argon2id encoded hash */
   password_hash: string;
   role: string;
+  /** incremented by every change that must end the user's login tokens (password, role, delete) */
+  token_version: number;
   name: string;
   detail: string;
   tm_create: string;
@@ -90,6 +105,69 @@ export interface BindingsTable {
   tm_expire: string;
   tm_create: string;
   tm_update: string;
+  /** the contact's q (RFC 3261 §10.2.1.2), null when it had none */
+  q: number | null;
+  /** reg-id (RFC 5626 §4.2), null when none */
+  reg_id: number | null;
+  /** the Path it registered through (RFC 3327): a JSON array of the values, "" when none */
+  path: string;
+  /** the node holding it, and where that node is reached (CONTRACT §15); "" alone */
+  node_id: string;
+  node_address: string;
+}
+
+export interface SipBansTable {
+  id: string;
+  source: string;
+  customer_id: string | null;
+  extension_id: string;
+  failures: number;
+  tm_create: string;
+  tm_expire: string;
+}
+
+export interface EventsTable {
+  customer_id: string;
+  seq: number;
+  id: string;
+  type: string;
+  tm_create: string;
+  /** the event's data, JSON */
+  data: string;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  customer_id: string;
+  event_id: string;
+  event_seq: number;
+  type: string;
+  status: string;
+  http_status: number;
+  error: string;
+  tm_create: string;
+}
+
+export interface CallsTable {
+  id: string;
+  customer_id: string;
+  call_id: string;
+  from_uri: string;
+  to_uri: string;
+  extension_id: string;
+  caller_extension_id: string;
+  /** 1 for a call to the direct URI, 0 for one to the extension's address */
+  direct: number;
+  source: string;
+  status: string;
+  result: string;
+  sip_code: number;
+  tm_create: string;
+  /** "" until answered */
+  tm_answer: string;
+  /** "" until ended */
+  tm_end: string;
+  duration_ms: number;
 }
 
 export interface Database {
@@ -99,4 +177,36 @@ export interface Database {
   access_keys: AccessKeysTable;
   extensions: ExtensionsTable;
   bindings: BindingsTable;
+  sip_bans: SipBansTable;
+  events: EventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  calls: CallsTable;
+  provisioning_links: ProvisioningLinksTable;
+  audit_events: AuditEventsTable;
+}
+
+/** A provisioning link (CONTRACT §17): only the SHA-256 of its token is kept. */
+export interface ProvisioningLinksTable {
+  id: string;
+  customer_id: string;
+  extension_id: string;
+  token_hash: string;
+  tm_expire: string;
+  tm_create: string;
+  /** set when revoked */
+  tm_delete: string | null;
+}
+
+/** One credential action (CONTRACT §17); `fields` is a JSON array of field names, never values. */
+export interface AuditEventsTable {
+  id: string;
+  customer_id: string;
+  seq: number;
+  action: string;
+  extension_id: string;
+  target_id: string;
+  actor: string;
+  source: string;
+  fields: string;
+  tm_create: string;
 }

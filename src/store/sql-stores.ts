@@ -1,6 +1,10 @@
 // Kysely implementations of the store ports; the same SQL runs on SQLite and PostgreSQL.
+
 import { CompiledQuery, type Kysely } from "kysely";
+import { type AuditDraft, sqlAuditStore } from "./audit.js";
 import { uniqueViolation } from "./db.js";
+import { type EventDraft, type EventNotifier, sqlEventStore } from "./events.js";
+import { type Outbox, outboxOf } from "./outbox.js";
 import {
   type AccessKeyStore,
   type CustomerStore,
@@ -8,13 +12,16 @@ import {
   type ExtensionStore,
   type ExtensionView,
   type PageQuery,
+  type Patch,
   type Stores,
   type TenantStore,
   UniqueViolationError,
   type UserStore,
 } from "./ports.js";
+import { sqlProvisioningStore } from "./provisioning.js";
 import type { Database } from "./schema.js";
-import { sqlBindingStore } from "./sql-bindings.js";
+import { sqlCallStore } from "./sql-calls.js";
+import { sqlSipBanStore } from "./sql-sip-bans.js";
 
 /** Turns a database unique violation into a UniqueViolationError naming the field. */
 async function guardUnique<T>(work: Promise<T>): Promise<T> {
@@ -34,90 +41,61 @@ async function guardUnique<T>(work: Promise<T>): Promise<T> {
   }
 }
 
-function customerStore(db: Kysely<Database>): CustomerStore {
-  return {
-    async count() {
-      const r = await db
-        .selectFrom("customers")
-        .select((eb) => eb.fn.countAll<number>().as("n"))
-        .executeTakeFirst();
-      return Number(r?.n ?? 0);
-    },
-    get: (id) => db.selectFrom("customers").selectAll().where("id", "=", id).executeTakeFirst(),
-  };
-}
+/** Tables whose rows belong to one customer, are soft-deleted and are listed newest first. */
+type OwnedTable = "domains" | "access_keys" | "extensions";
 
-function domainStore(db: Kysely<Database>): DomainStore {
+/**
+ * The queries the customer-owned tables share. Kysely cannot follow a table named by a type
+ * parameter through its column types, so they are written against `domains`, whose columns used
+ * here (id, customer_id, tm_create, tm_update, tm_delete) every owned table has, and typed back
+ * to the table's own row.
+ */
+function ownedRows<T extends OwnedTable>(db: Kysely<Database>, name: T, outbox: Outbox) {
+  type Row = Database[T];
+  const table = name as OwnedTable as "domains";
   return {
-    get: (customerId, id) =>
+    get: (customerId: string, id: string) =>
       db
-        .selectFrom("domains")
+        .selectFrom(table)
         .selectAll()
         .where("id", "=", id)
         .where("customer_id", "=", customerId)
-        .executeTakeFirst(),
-    getByName: (domainName) =>
-      db.selectFrom("domains").selectAll().where("domain_name", "=", domainName).executeTakeFirst(),
-    listByCustomer(customerId, page) {
+        .executeTakeFirst() as Promise<Row | undefined>,
+    /** Live rows with tm_create before `page.before`, newest first. */
+    list(customerId: string, page: PageQuery) {
       let q = db
-        .selectFrom("domains")
+        .selectFrom(table)
         .selectAll()
         .where("customer_id", "=", customerId)
         .where("tm_delete", "is", null);
       if (page.before !== undefined) q = q.where("tm_create", "<", page.before);
-      return q.orderBy("tm_create", "desc").orderBy("id", "desc").limit(page.limit).execute();
+      return q.orderBy("tm_create", "desc").orderBy("id", "desc").limit(page.limit).execute() as Promise<
+        Row[]
+      >;
     },
-  };
-}
-
-function userStore(db: Kysely<Database>): UserStore {
-  return {
-    insert: (row) => guardUnique(db.insertInto("users").values(row).execute()).then(() => undefined),
-    get: (id) => db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst(),
-    getByUsername: (username) =>
-      db
-        .selectFrom("users")
-        .selectAll()
-        .where("username", "=", username)
-        .where("tm_delete", "is", null)
-        .executeTakeFirst(),
-  };
-}
-
-function accessKeyStore(db: Kysely<Database>): AccessKeyStore {
-  return {
-    insert: (row) => guardUnique(db.insertInto("access_keys").values(row).execute()).then(() => undefined),
-    get: (customerId, id) =>
-      db
-        .selectFrom("access_keys")
-        .selectAll()
-        .where("id", "=", id)
-        .where("customer_id", "=", customerId)
-        .executeTakeFirst(),
-    getByTokenHash: (tokenHash) =>
-      db.selectFrom("access_keys").selectAll().where("token_hash", "=", tokenHash).executeTakeFirst(),
-    list(customerId, page) {
-      let q = db
-        .selectFrom("access_keys")
-        .selectAll()
-        .where("customer_id", "=", customerId)
-        .where("tm_delete", "is", null);
-      if (page.before !== undefined) q = q.where("tm_create", "<", page.before);
-      return q.orderBy("tm_create", "desc").limit(page.limit).execute();
+    /** Updates a live row; false when it is missing or deleted. With `event`, in one transaction. */
+    update(customerId: string, id: string, patch: Patch<Row>, event?: EventDraft, audit?: AuditDraft) {
+      return outbox.write(
+        customerId,
+        event,
+        async (q) => {
+          const r = await guardUnique(
+            q
+              .updateTable(table)
+              .set(patch)
+              .where("id", "=", id)
+              .where("customer_id", "=", customerId)
+              .where("tm_delete", "is", null)
+              .executeTakeFirst(),
+          );
+          return Number(r.numUpdatedRows) > 0;
+        },
+        audit,
+      );
     },
-    async update(customerId, id, patch) {
+    async latestTmCreate(customerId: string) {
       const r = await db
-        .updateTable("access_keys")
-        .set(patch)
-        .where("id", "=", id)
-        .where("customer_id", "=", customerId)
-        .where("tm_delete", "is", null)
-        .executeTakeFirst();
-      return Number(r.numUpdatedRows) > 0;
-    },
-    async latestTmCreate(customerId) {
-      const r = await db
-        .selectFrom("access_keys")
+        .selectFrom(table)
         .select("tm_create")
         .where("customer_id", "=", customerId)
         .orderBy("tm_create", "desc")
@@ -128,12 +106,103 @@ function accessKeyStore(db: Kysely<Database>): AccessKeyStore {
   };
 }
 
+function customerStore(db: Kysely<Database>): CustomerStore {
+  return {
+    async count() {
+      const r = await db
+        .selectFrom("customers")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .executeTakeFirst();
+      return Number(r?.n ?? 0);
+    },
+    get: (id) => db.selectFrom("customers").selectAll().where("id", "=", id).executeTakeFirst(),
+    list(page) {
+      let q = db.selectFrom("customers").selectAll().where("tm_delete", "is", null);
+      if (page.before !== undefined) q = q.where("tm_create", "<", page.before);
+      return q.orderBy("tm_create", "desc").orderBy("id", "desc").limit(page.limit).execute();
+    },
+  };
+}
+
+function domainStore(db: Kysely<Database>, outbox: Outbox): DomainStore {
+  const owned = ownedRows(db, "domains", outbox);
+  return {
+    get: owned.get,
+    getByName: (domainName) =>
+      db.selectFrom("domains").selectAll().where("domain_name", "=", domainName).executeTakeFirst(),
+    listByCustomer: owned.list,
+  };
+}
+
+function userStore(db: Kysely<Database>, outbox: Outbox): UserStore {
+  return {
+    insert: (row) => guardUnique(db.insertInto("users").values(row).execute()).then(() => undefined),
+    get: (id) => db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst(),
+    getByUsername: (username) =>
+      db
+        .selectFrom("users")
+        .selectAll()
+        .where("username", "=", username)
+        .where("tm_delete", "is", null)
+        .executeTakeFirst(),
+    listByCustomer(customerId, page) {
+      let q = db
+        .selectFrom("users")
+        .selectAll()
+        .where("customer_id", "=", customerId)
+        .where("tm_delete", "is", null);
+      if (page.before !== undefined) q = q.where("tm_create", "<", page.before);
+      return q.orderBy("tm_create", "desc").orderBy("id", "desc").limit(page.limit).execute();
+    },
+    updateRevokingTokens(id, patch, audit) {
+      return outbox.write(
+        audit?.customerId ?? "",
+        undefined,
+        async (q) => {
+          const r = await q
+            .updateTable("users")
+            .set((eb) => ({ ...patch, token_version: eb("token_version", "+", 1) }))
+            .where("id", "=", id)
+            .where("tm_delete", "is", null)
+            .executeTakeFirst();
+          return Number(r.numUpdatedRows) > 0;
+        },
+        audit?.draft,
+      );
+    },
+  };
+}
+
+function accessKeyStore(db: Kysely<Database>, outbox: Outbox): AccessKeyStore {
+  // tm_create is unique per customer here (the migration's index), so the list's order is total.
+  const { get, list, update, latestTmCreate } = ownedRows(db, "access_keys", outbox);
+  return {
+    insert: async (row, _event, audit) => {
+      await outbox.write(
+        row.customer_id,
+        undefined,
+        async (q) => {
+          await guardUnique(q.insertInto("access_keys").values(row).execute());
+          return true;
+        },
+        audit,
+      );
+    },
+    get,
+    getByTokenHash: (tokenHash) =>
+      db.selectFrom("access_keys").selectAll().where("token_hash", "=", tokenHash).executeTakeFirst(),
+    list,
+    update,
+    latestTmCreate,
+  };
+}
+
 /** Slots in a query compiled once, replaced by the real values at each execution. */
 const ID_SLOT = "\u0000id";
 const CUSTOMER_SLOT = "\u0000customer_id";
 const NAME_SLOT = "\u0000extension";
 
-function extensionStore(db: Kysely<Database>): ExtensionStore {
+function extensionStore(db: Kysely<Database>, outbox: Outbox): ExtensionStore {
   const view = () =>
     db
       .selectFrom("extensions")
@@ -155,8 +224,18 @@ function extensionStore(db: Kysely<Database>): ExtensionStore {
     .compile();
   const byIdValues = (customerId: string, id: string) =>
     byId.parameters.map((p) => (p === ID_SLOT ? id : p === CUSTOMER_SLOT ? customerId : p));
+  const { update, latestTmCreate } = ownedRows(db, "extensions", outbox);
   return {
-    insert: (row) => guardUnique(db.insertInto("extensions").values(row).execute()).then(() => undefined),
+    insert: (row, event, audit) =>
+      outbox.write(
+        row.customer_id,
+        event?.(row),
+        async (q) => {
+          await guardUnique(q.insertInto("extensions").values(row).execute());
+          return true;
+        },
+        audit && { ...audit, targetId: row.id, extensionId: row.id, tmCreate: row.tm_create },
+      ),
     get: (customerId, id) =>
       db
         .executeQuery<ExtensionView>(CompiledQuery.raw(byId.sql, byIdValues(customerId, id)))
@@ -168,28 +247,8 @@ function extensionStore(db: Kysely<Database>): ExtensionStore {
       if (page.before !== undefined) q = q.where("extensions.tm_create", "<", page.before);
       return q.orderBy("extensions.tm_create", "desc").limit(page.limit).execute();
     },
-    async update(customerId, id, patch) {
-      const r = await guardUnique(
-        db
-          .updateTable("extensions")
-          .set(patch)
-          .where("id", "=", id)
-          .where("customer_id", "=", customerId)
-          .where("tm_delete", "is", null)
-          .executeTakeFirst(),
-      );
-      return Number(r.numUpdatedRows) > 0;
-    },
-    async latestTmCreate(customerId) {
-      const r = await db
-        .selectFrom("extensions")
-        .select("tm_create")
-        .where("customer_id", "=", customerId)
-        .orderBy("tm_create", "desc")
-        .limit(1)
-        .executeTakeFirst();
-      return r?.tm_create;
-    },
+    update,
+    latestTmCreate,
     getLiveByDirectHash: (hash) =>
       one(view().where("extensions.direct_hash", "=", hash).where("extensions.tm_delete", "is", null)),
     getLiveByName: (customerId, extension) =>
@@ -219,14 +278,27 @@ function tenantStore(db: Kysely<Database>): TenantStore {
   };
 }
 
-export function sqlStores(db: Kysely<Database>): Stores {
+export interface StoreOptions {
+  /** told after each commit that appended events (this node's SSE streams and webhook worker) */
+  notifier?: EventNotifier;
+  /** false: no events are written (SIPEXT_EVENTS=false) */
+  events?: boolean;
+}
+
+export function sqlStores(db: Kysely<Database>, o: StoreOptions = {}): Stores {
+  const outbox = outboxOf(db, o);
   return {
     customers: customerStore(db),
-    domains: domainStore(db),
-    users: userStore(db),
-    accessKeys: accessKeyStore(db),
-    extensions: extensionStore(db),
+    domains: domainStore(db, outbox),
+    users: userStore(db, outbox),
+    accessKeys: accessKeyStore(db, outbox),
+    extensions: extensionStore(db, outbox),
     tenants: tenantStore(db),
-    bindings: sqlBindingStore(db),
+    sipBans: sqlSipBanStore(db, outbox),
+    events: sqlEventStore(db),
+    calls: sqlCallStore(db, outbox),
+    audit: sqlAuditStore(db),
+    provisioning: sqlProvisioningStore(db, outbox),
+    outbox,
   };
 }

@@ -3,6 +3,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AccessKey, CreatedAccessKey } from "../../src/contract/access-key.js";
+import type { Page } from "../../src/contract/common.js";
+import type { ErrorBody } from "../../src/contract/error.js";
 import { sha256Hex } from "../../src/domain/secrets.js";
 import { parseTimestamp, systemClock } from "../../src/util/time.js";
 import {
@@ -16,26 +19,6 @@ import {
   removeDir,
   startHarness,
 } from "../helpers/harness.js";
-
-interface Key {
-  id: string;
-  customer_id: string;
-  name: string;
-  detail: string;
-  token_prefix: string;
-  tm_expire: string;
-  tm_create: string;
-  tm_update: string;
-  tm_delete: string;
-  token?: string;
-}
-interface ErrorBody {
-  error: { status: string; reason: string; message: string; request_id: string };
-}
-interface KeyPage {
-  result: Key[];
-  next_page_token: string;
-}
 
 const FIELDS = [
   "id",
@@ -78,17 +61,20 @@ describe.each(DATABASES)("access keys on %s", (kind) => {
     removeDir(own.dataDir);
   });
 
-  async function create(body: Record<string, unknown> = {}): Promise<Key & { token: string }> {
-    const res = await api.post<Key>("/v1.0/accesskeys", body);
+  async function create(body: Record<string, unknown> = {}): Promise<CreatedAccessKey> {
+    const res = await api.post<CreatedAccessKey>("/v1.0/accesskeys", body);
     expect(res.status).toBe(200);
     h.secret(res.body.token ?? "");
-    return res.body as Key & { token: string };
+    return res.body;
   }
   const works = async (token: string) =>
     (await client(h.url).get(`/v1.0/me?accesskey=${encodeURIComponent(token)}`)).status;
 
   it("creates a key and shows its token once, with the contract's fields", async () => {
-    const res = await api.post<Key>("/v1.0/accesskeys", { name: "ci", detail: "for the pipeline" });
+    const res = await api.post<CreatedAccessKey>("/v1.0/accesskeys", {
+      name: "ci",
+      detail: "for the pipeline",
+    });
     expect(res.status).toBe(200);
     const key = res.body;
     h.secret(key.token ?? "");
@@ -120,7 +106,7 @@ describe.each(DATABASES)("access keys on %s", (kind) => {
     expect(one.status).toBe(200);
     expect(Object.keys(one.body).sort()).toEqual([...FIELDS].sort());
     expect(JSON.stringify(one.body)).not.toContain(k.token);
-    const list = await api.get<KeyPage>("/v1.0/accesskeys");
+    const list = await api.get<Page<AccessKey>>("/v1.0/accesskeys");
     expect(list.body.result.map((x) => x.id)).toContain(k.id);
     for (const item of list.body.result) expect(item).not.toHaveProperty("token");
     expect(JSON.stringify(list.body)).not.toContain(k.token);
@@ -144,7 +130,7 @@ describe.each(DATABASES)("access keys on %s", (kind) => {
       expect(res.body.error.status).toBe("INVALID_ARGUMENT");
       expect(res.body.error.reason).toBe("INVALID_EXPIRE");
       expect(res.body.error.message).toContain("expire");
-      const list = await api.get<KeyPage>("/v1.0/accesskeys");
+      const list = await api.get<Page<AccessKey>>("/v1.0/accesskeys");
       expect(list.body.result.map((k) => k.name)).not.toContain("bad");
     },
   );
@@ -168,7 +154,7 @@ describe.each(DATABASES)("access keys on %s", (kind) => {
 
   it("gets one key by id, and 404 for an unknown id", async () => {
     const k = await create({ name: "one" });
-    const res = await api.get<Key>(`/v1.0/accesskeys/${k.id}`);
+    const res = await api.get<AccessKey>(`/v1.0/accesskeys/${k.id}`);
     const { token: _token, ...expected } = k;
     expect(res.body).toEqual(expected);
     const missing = await api.get<ErrorBody>("/v1.0/accesskeys/6f1c0a8e-3b5d-4c2a-9e7f-1a2b3c4d5e6f");
@@ -178,31 +164,31 @@ describe.each(DATABASES)("access keys on %s", (kind) => {
 
   it("updates name and detail, keeping an omitted field's value", async () => {
     const k = await create({ name: "before", detail: "kept", expire: 7200 });
-    const renamed = await api.put<Key>(`/v1.0/accesskeys/${k.id}`, { name: "after" });
+    const renamed = await api.put<AccessKey>(`/v1.0/accesskeys/${k.id}`, { name: "after" });
     expect(renamed.status).toBe(200);
     expect(renamed.body).toMatchObject({ name: "after", detail: "kept", tm_expire: k.tm_expire });
     expect(renamed.body.tm_update).toMatch(TIMESTAMP);
-    const redetailed = await api.put<Key>(`/v1.0/accesskeys/${k.id}`, { detail: "changed" });
+    const redetailed = await api.put<AccessKey>(`/v1.0/accesskeys/${k.id}`, { detail: "changed" });
     expect(redetailed.body).toMatchObject({ name: "after", detail: "changed" });
-    const empty = await api.put<Key>(`/v1.0/accesskeys/${k.id}`, {});
+    const empty = await api.put<AccessKey>(`/v1.0/accesskeys/${k.id}`, {});
     expect(empty.status).toBe(200);
     expect(empty.body).toMatchObject({ name: "after", detail: "changed" });
-    const read = await api.get<Key>(`/v1.0/accesskeys/${k.id}`);
+    const read = await api.get<AccessKey>(`/v1.0/accesskeys/${k.id}`);
     expect(read.body).toMatchObject({ name: "after", detail: "changed", token_prefix: k.token_prefix });
     expect(await works(k.token)).toBe(200);
   });
 
   it("deletes a key: 200 with tm_delete, gone from the list, and a second delete is 404", async () => {
     const k = await create({ name: "doomed" });
-    const del = await api.del<Key>(`/v1.0/accesskeys/${k.id}`);
+    const del = await api.del<AccessKey>(`/v1.0/accesskeys/${k.id}`);
     expect(del.status).toBe(200);
     expect(del.body.id).toBe(k.id);
     expect(del.body.tm_delete).toMatch(TIMESTAMP);
     expect(del.body.tm_update).toBe(del.body.tm_delete);
     // Like a deleted extension, a deleted key can still be read, with tm_delete set.
-    const read = await api.get<Key>(`/v1.0/accesskeys/${k.id}`);
+    const read = await api.get<AccessKey>(`/v1.0/accesskeys/${k.id}`);
     expect(read.body.tm_delete).toBe(del.body.tm_delete);
-    const list = await api.get<KeyPage>("/v1.0/accesskeys");
+    const list = await api.get<Page<AccessKey>>("/v1.0/accesskeys");
     expect(list.body.result.map((x) => x.id)).not.toContain(k.id);
     expect((await api.del(`/v1.0/accesskeys/${k.id}`)).status).toBe(404);
     expect((await api.put(`/v1.0/accesskeys/${k.id}`, { name: "zombie" })).status).toBe(404);
@@ -243,7 +229,7 @@ describe.each(DATABASES)("access keys on %s", (kind) => {
   it("lets an access key manage access keys", async () => {
     const k = await create({ name: "manager key" });
     const c = client(h.url, k.token);
-    const made = await c.post<Key>("/v1.0/accesskeys", { name: "made by a key" });
+    const made = await c.post<CreatedAccessKey>("/v1.0/accesskeys", { name: "made by a key" });
     expect(made.status).toBe(200);
     h.secret(made.body.token ?? "");
     expect((await c.get(`/v1.0/accesskeys/${made.body.id}`)).status).toBe(200);
@@ -261,11 +247,11 @@ describe.each(DATABASES)("access keys on %s", (kind) => {
   });
 
   describe("paging", () => {
-    let all: Key[];
+    let all: AccessKey[];
 
     beforeAll(async () => {
       for (let i = 0; i < 7; i++) await create({ name: `page-${i}` });
-      const res = await api.get<KeyPage>("/v1.0/accesskeys");
+      const res = await api.get<Page<AccessKey>>("/v1.0/accesskeys");
       all = res.body.result;
     });
 
@@ -274,7 +260,7 @@ describe.each(DATABASES)("access keys on %s", (kind) => {
       const times = all.map((k) => k.tm_create);
       expect([...times].sort().reverse()).toEqual(times);
       expect(new Set(times).size).toBe(times.length);
-      const res = await api.get<KeyPage>("/v1.0/accesskeys");
+      const res = await api.get<Page<AccessKey>>("/v1.0/accesskeys");
       expect(res.body.next_page_token).toBe(all[all.length - 1]?.tm_create);
       expect(all[0]?.name).toBe("page-6");
     });
@@ -283,7 +269,7 @@ describe.each(DATABASES)("access keys on %s", (kind) => {
       const seen: string[] = [];
       let token = "";
       for (let guard = 0; guard < 50; guard++) {
-        const res: ApiResponse<KeyPage> = await api.get<KeyPage>(
+        const res: ApiResponse<Page<AccessKey>> = await api.get<Page<AccessKey>>(
           `/v1.0/accesskeys?page_size=3&page_token=${encodeURIComponent(token)}`,
         );
         expect(res.status).toBe(200);
@@ -300,14 +286,14 @@ describe.each(DATABASES)("access keys on %s", (kind) => {
     });
 
     it("accepts a page token in RFC 3339", async () => {
-      const pivot = all[2] as Key;
+      const pivot = all[2] as AccessKey;
       const rfc = `${pivot.tm_create.replace(" ", "T")}Z`;
-      const res = await api.get<KeyPage>(`/v1.0/accesskeys?page_token=${encodeURIComponent(rfc)}`);
+      const res = await api.get<Page<AccessKey>>(`/v1.0/accesskeys?page_token=${encodeURIComponent(rfc)}`);
       expect(res.body.result.map((k) => k.id)).toEqual(all.slice(3).map((k) => k.id));
     });
 
     it("clamps a page_size over 100 and rejects one below 1 or not a number", async () => {
-      expect((await api.get<KeyPage>("/v1.0/accesskeys?page_size=1000")).status).toBe(200);
+      expect((await api.get<Page<AccessKey>>("/v1.0/accesskeys?page_size=1000")).status).toBe(200);
       for (const bad of ["0", "-1", "abc", "1.5"]) {
         const res = await api.get<ErrorBody>(`/v1.0/accesskeys?page_size=${bad}`);
         expect(res.status).toBe(400);

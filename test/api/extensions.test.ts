@@ -1,40 +1,18 @@
 // Behaviour and every error path of the extension endpoints (CONTRACT §3 and §6).
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "../../src/contract/common.js";
+import type { ErrorBody } from "../../src/contract/error.js";
+import type { Extension } from "../../src/contract/extension.js";
 import {
   type ApiResponse,
   type Client,
   client,
   DATABASES,
-  dropSchema,
   type Harness,
-  removeDir,
   startHarness,
+  stopHarness,
 } from "../helpers/harness.js";
-
-/** The extension object of CONTRACT §6. */
-interface Ext {
-  id: string;
-  customer_id: string;
-  name: string;
-  detail: string;
-  domain_id: string;
-  extension: string;
-  domain_name: string;
-  username: string;
-  password: string;
-  direct_hash: string;
-  tm_create: string;
-  tm_update: string;
-  tm_delete: string;
-}
-interface ExtPage {
-  result: Ext[];
-  next_page_token: string;
-}
-interface ErrorBody {
-  error: { status: string; reason: string; message: string; request_id: string };
-}
 
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
 const DIRECT_HASH = /^[0-9a-f]{12}$/;
@@ -80,7 +58,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
   let customerId: string;
   let domainId: string;
   let domainName: string;
-  let other: { api: Client; customerId: string; domainId: string; ext: Ext };
+  let other: { api: Client; customerId: string; domainId: string; ext: Extension };
   let seq = 0;
   /** A fresh extension name, so tests do not depend on each other. */
   const fresh = (prefix = "x") => `${prefix}${++seq}`;
@@ -106,7 +84,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
     });
     expect(login.status).toBe(200);
     const otherApi = client(h.url, h.secret(login.body.token));
-    const ext = await otherApi.post<Ext>("/v1.0/extensions", {
+    const ext = await otherApi.post<Extension>("/v1.0/extensions", {
       extension: "their-100",
       name: "theirs",
       password: h.secret("Their-secret-1"),
@@ -116,31 +94,29 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
   });
 
   afterAll(async () => {
-    await h.close();
-    await dropSchema(h.databaseUrl);
-    removeDir(h.dataDir);
+    await stopHarness(h);
   });
 
-  async function create(body: Record<string, unknown>, as: Client = api): Promise<Ext> {
+  async function create(body: Record<string, unknown>, as: Client = api): Promise<Extension> {
     if (typeof body.password === "string") h.secret(body.password);
-    const res = await as.post<Ext>("/v1.0/extensions", body);
+    const res = await as.post<Extension>("/v1.0/extensions", body);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     h.secret(res.body.password ?? "");
     return res.body;
   }
 
-  async function get(id: string): Promise<Ext> {
-    const res = await api.get<Ext>(`/v1.0/extensions/${id}`);
+  async function get(id: string): Promise<Extension> {
+    const res = await api.get<Extension>(`/v1.0/extensions/${id}`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     return res.body;
   }
 
   /** Every live extension of the caller, following next_page_token to the empty page. */
-  async function listAll(as: Client = api, query = ""): Promise<Ext[]> {
-    const all: Ext[] = [];
+  async function listAll(as: Client = api, query = ""): Promise<Extension[]> {
+    const all: Extension[] = [];
     let token = "";
     for (let page = 0; page < 1000; page++) {
-      const res = await as.get<ExtPage>(
+      const res = await as.get<Page<Extension>>(
         `/v1.0/extensions?page_size=100${query}${token ? `&page_token=${encodeURIComponent(token)}` : ""}`,
       );
       expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -371,7 +347,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
 
     it("finds an extension by its id written in upper case", async () => {
       const e = await create({ extension: fresh() });
-      const res = await api.get<Ext>(`/v1.0/extensions/${e.id.toUpperCase()}`);
+      const res = await api.get<Extension>(`/v1.0/extensions/${e.id.toUpperCase()}`);
       expect(res.status).toBe(200);
       expect(res.body.id).toBe(e.id);
     });
@@ -417,7 +393,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
         method === "PUT" ? { name: "x" } : undefined,
       );
       expect(unknown.body.error.message).toBe(res.body.error.message);
-      const theirs = await other.api.get<Ext>(`/v1.0/extensions/${other.ext.id}`);
+      const theirs = await other.api.get<Extension>(`/v1.0/extensions/${other.ext.id}`);
       expect(theirs.status).toBe(200);
       expect(theirs.body).toEqual(other.ext);
     });
@@ -437,7 +413,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
     it("keeps every omitted field, the password included", async () => {
       const pw = "Keep-me-pass-1";
       const e = await create({ extension: fresh(), name: "n0", detail: "d0", password: pw });
-      const res = await api.put<Ext>(`/v1.0/extensions/${e.id}`, { name: "n1" });
+      const res = await api.put<Extension>(`/v1.0/extensions/${e.id}`, { name: "n1" });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ name: "n1", detail: "d0", extension: e.extension });
       const after = await get(e.id);
@@ -450,7 +426,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
 
     it("changes nothing but tm_update for an empty object", async () => {
       const e = await create({ extension: fresh(), name: "same", detail: "same", password: "Same-pass-12" });
-      const res = await api.put<Ext>(`/v1.0/extensions/${e.id}`, {});
+      const res = await api.put<Extension>(`/v1.0/extensions/${e.id}`, {});
       expect(res.status).toBe(200);
       expect(res.body.tm_update).toMatch(TIMESTAMP);
       const after = await get(e.id);
@@ -460,7 +436,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
     it("replaces the digest HA1 values with those of a new password", async () => {
       const e = await create({ extension: fresh(), password: "Old-password-1" });
       const pw = h.secret("New-password-2");
-      const res = await api.put<Ext>(`/v1.0/extensions/${e.id}`, { password: pw });
+      const res = await api.put<Extension>(`/v1.0/extensions/${e.id}`, { password: pw });
       expect(res.body.password).toBe(pw);
       expect((await get(e.id)).password).toBe(pw);
       const row = await stored(e.id);
@@ -472,7 +448,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
       const pw = "Fixed-name-pass1";
       const e = await create({ extension: fresh(), password: pw });
       const taken = fresh();
-      const res = await api.put<Ext>(`/v1.0/extensions/${e.id}`, {
+      const res = await api.put<Extension>(`/v1.0/extensions/${e.id}`, {
         extension: taken,
         username: taken,
         name: "renamed",
@@ -486,7 +462,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
 
     it("ignores unknown and server-owned fields in the body", async () => {
       const e = await create({ extension: fresh() });
-      const res = await api.put<Ext>(`/v1.0/extensions/${e.id}`, {
+      const res = await api.put<Extension>(`/v1.0/extensions/${e.id}`, {
         color: "blue",
         id: UNKNOWN_ID,
         customer_id: other.customerId,
@@ -506,8 +482,8 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
 
     it("moves tm_update forward on each update and never changes tm_create", async () => {
       const e = await create({ extension: fresh() });
-      const first = await api.put<Ext>(`/v1.0/extensions/${e.id}`, { name: "one" });
-      const second = await api.put<Ext>(`/v1.0/extensions/${e.id}`, { name: "two" });
+      const first = await api.put<Extension>(`/v1.0/extensions/${e.id}`, { name: "one" });
+      const second = await api.put<Extension>(`/v1.0/extensions/${e.id}`, { name: "two" });
       expect(first.body.tm_update >= e.tm_create).toBe(true);
       expect(second.body.tm_update > first.body.tm_update).toBe(true);
       expect(second.body.tm_create).toBe(e.tm_create);
@@ -548,7 +524,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
   describe("deleting", () => {
     it("still returns a deleted extension from GET, with tm_delete set", async () => {
       const e = await create({ extension: fresh(), name: "gone soon" });
-      const del = await api.del<Ext>(`/v1.0/extensions/${e.id}`);
+      const del = await api.del<Extension>(`/v1.0/extensions/${e.id}`);
       expect(del.status).toBe(200);
       expect(del.body.tm_delete).toMatch(TIMESTAMP);
       const after = await get(e.id);
@@ -570,7 +546,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
 
     it("answers 404 to PUT, DELETE and direct-hash-regenerate on a deleted extension", async () => {
       const e = await create({ extension: fresh(), name: "kept" });
-      const deleted = (await api.del<Ext>(`/v1.0/extensions/${e.id}`)).body;
+      const deleted = (await api.del<Extension>(`/v1.0/extensions/${e.id}`)).body;
       expectError(await api.put(`/v1.0/extensions/${e.id}`, { name: "changed" }), 404, "EXTENSION_NOT_FOUND");
       expectError(await api.del(`/v1.0/extensions/${e.id}`), 404, "EXTENSION_NOT_FOUND");
       expectError(
@@ -609,7 +585,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
   describe("regenerating the direct hash", () => {
     it("draws a new 12-hex hash and the old one stops resolving at once", async () => {
       const e = await create({ extension: fresh(), name: "hashy", password: "Hashy-pass-1" });
-      const res = await api.post<Ext>(`/v1.0/extensions/${e.id}/direct-hash-regenerate`);
+      const res = await api.post<Extension>(`/v1.0/extensions/${e.id}/direct-hash-regenerate`);
       expect(res.status).toBe(200);
       expect(res.body.direct_hash).toMatch(DIRECT_HASH);
       expect(res.body.direct_hash).not.toBe(e.direct_hash);
@@ -623,7 +599,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
 
     it("accepts an empty body sent as application/json", async () => {
       const e = await create({ extension: fresh() });
-      const res = await api.post<Ext>(`/v1.0/extensions/${e.id}/direct-hash-regenerate`, "", {
+      const res = await api.post<Extension>(`/v1.0/extensions/${e.id}/direct-hash-regenerate`, "", {
         "content-type": "application/json",
       });
       expect(res.status).toBe(200);
@@ -634,7 +610,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
   describe("listing", () => {
     it("lists live extensions newest first, with next_page_token the last item's tm_create", async () => {
       for (let i = 0; i < 3; i++) await create({ extension: fresh("order") });
-      const res = await api.get<ExtPage>("/v1.0/extensions?page_size=5");
+      const res = await api.get<Page<Extension>>("/v1.0/extensions?page_size=5");
       expect(res.status).toBe(200);
       const items = res.body.result;
       expect(items).toHaveLength(5);
@@ -653,7 +629,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
 
     it("answers an empty list for a domain_id that is not the caller's", async () => {
       for (const id of [other.domainId, UNKNOWN_ID]) {
-        const res = await api.get<ExtPage>(`/v1.0/extensions?domain_id=${id}`);
+        const res = await api.get<Page<Extension>>(`/v1.0/extensions?domain_id=${id}`);
         expect(res.status).toBe(200);
         expect(res.body).toEqual({ result: [], next_page_token: "" });
       }
@@ -672,7 +648,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
     );
 
     it("returns exactly one item for page_size=1", async () => {
-      const res = await api.get<ExtPage>("/v1.0/extensions?page_size=1");
+      const res = await api.get<Page<Extension>>("/v1.0/extensions?page_size=1");
       expect(res.body.result).toHaveLength(1);
       expect(res.body.next_page_token).toBe(res.body.result[0]?.tm_create);
     });
@@ -688,26 +664,26 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
       const total = (await listAll()).length;
       expect(total).toBeGreaterThanOrEqual(101);
       for (const q of ["?page_size=1000", "?page_size=101", "?page_size=99999999999999999999", ""]) {
-        const res = await api.get<ExtPage>(`/v1.0/extensions${q}`);
+        const res = await api.get<Page<Extension>>(`/v1.0/extensions${q}`);
         expect(res.status, q).toBe(200);
         expect(res.body.result, q).toHaveLength(100);
       }
-      const first = await api.get<ExtPage>("/v1.0/extensions?page_size=1000");
-      const rest = await api.get<ExtPage>(
+      const first = await api.get<Page<Extension>>("/v1.0/extensions?page_size=1000");
+      const rest = await api.get<Page<Extension>>(
         `/v1.0/extensions?page_size=1000&page_token=${encodeURIComponent(first.body.next_page_token)}`,
       );
       expect(rest.body.result).toHaveLength(total - 100);
     });
 
     it("accepts the page token in RFC 3339 form, with Z or a zone offset", async () => {
-      const first = await api.get<ExtPage>("/v1.0/extensions?page_size=2");
+      const first = await api.get<Page<Extension>>("/v1.0/extensions?page_size=2");
       const token = first.body.next_page_token;
-      const expected = await api.get<ExtPage>(
+      const expected = await api.get<Page<Extension>>(
         `/v1.0/extensions?page_size=3&page_token=${encodeURIComponent(token)}`,
       );
       expect(expected.body.result).toHaveLength(3);
       for (const form of [rfc3339(token), rfc3339(token).replace("Z", "+00:00"), rfc3339(token, 2)]) {
-        const res = await api.get<ExtPage>(
+        const res = await api.get<Page<Extension>>(
           `/v1.0/extensions?page_size=3&page_token=${encodeURIComponent(form)}`,
         );
         expect(res.status, form).toBe(200);
@@ -716,8 +692,10 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
     });
 
     it("treats a page token far in the future as the start of the list", async () => {
-      const start = await api.get<ExtPage>("/v1.0/extensions?page_size=4");
-      const future = await api.get<ExtPage>("/v1.0/extensions?page_size=4&page_token=2999-01-01T00:00:00Z");
+      const start = await api.get<Page<Extension>>("/v1.0/extensions?page_size=4");
+      const future = await api.get<Page<Extension>>(
+        "/v1.0/extensions?page_size=4&page_token=2999-01-01T00:00:00Z",
+      );
       expect(future.body).toEqual(start.body);
     });
 
@@ -769,8 +747,10 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
     it("lets a manager manage extensions", async () => {
       const e = await create({ extension: fresh("mgr") }, manager);
       expect(e.customer_id).toBe(customerId);
-      expect((await manager.put<Ext>(`/v1.0/extensions/${e.id}`, { name: "by manager" })).status).toBe(200);
-      expect((await manager.del<Ext>(`/v1.0/extensions/${e.id}`)).status).toBe(200);
+      expect((await manager.put<Extension>(`/v1.0/extensions/${e.id}`, { name: "by manager" })).status).toBe(
+        200,
+      );
+      expect((await manager.del<Extension>(`/v1.0/extensions/${e.id}`)).status).toBe(200);
     });
   });
 
@@ -818,7 +798,7 @@ describe.each(DATABASES)("the extension API on %s", (kind) => {
 
     it("accepts application/json with a charset parameter", async () => {
       const name = fresh();
-      const res = await api.post<Ext>("/v1.0/extensions", JSON.stringify({ extension: name }), {
+      const res = await api.post<Extension>("/v1.0/extensions", JSON.stringify({ extension: name }), {
         "content-type": "application/json; charset=utf-8",
       });
       expect(res.status).toBe(200);
@@ -873,18 +853,16 @@ describe.each(DATABASES)("extension passwords with SIPEXT_SHOW_PASSWORDS=false o
     api = client(h.url, h.admin.token);
   });
   afterAll(async () => {
-    await h.close();
-    await dropSchema(h.databaseUrl);
-    removeDir(h.dataDir);
+    await stopHarness(h);
   });
 
   it("shows a given password in the create answer only", async () => {
     const pw = h.secret("Shown-once-pass1");
-    const res = await api.post<Ext>("/v1.0/extensions", { extension: "hidden-1", password: pw });
+    const res = await api.post<Extension>("/v1.0/extensions", { extension: "hidden-1", password: pw });
     expect(res.status).toBe(200);
     expect(res.body.password).toBe(pw);
-    expect((await api.get<Ext>(`/v1.0/extensions/${res.body.id}`)).body.password).toBe("");
-    const list = await api.get<ExtPage>("/v1.0/extensions");
+    expect((await api.get<Extension>(`/v1.0/extensions/${res.body.id}`)).body.password).toBe("");
+    const list = await api.get<Page<Extension>>("/v1.0/extensions");
     expect(list.body.result.map((e) => e.password)).toEqual([""]);
     const row = await h.server.core.stores.extensions.get(h.admin.customerId, res.body.id);
     expect(row?.password_enc).toBeNull();
@@ -892,24 +870,26 @@ describe.each(DATABASES)("extension passwords with SIPEXT_SHOW_PASSWORDS=false o
   });
 
   it("shows a generated password in the create answer only", async () => {
-    const res = await api.post<Ext>("/v1.0/extensions", { extension: "hidden-2" });
+    const res = await api.post<Extension>("/v1.0/extensions", { extension: "hidden-2" });
     expect(res.body.password).toMatch(SIP_PASSWORD);
     h.secret(res.body.password);
-    expect((await api.get<Ext>(`/v1.0/extensions/${res.body.id}`)).body.password).toBe("");
+    expect((await api.get<Extension>(`/v1.0/extensions/${res.body.id}`)).body.password).toBe("");
     const row = await h.server.core.stores.extensions.get(h.admin.customerId, res.body.id);
     expect(row?.ha1_md5).toBe(md5(`hidden-2:${h.admin.domainName}:${res.body.password}`));
   });
 
   it("shows a new password in the update answer only", async () => {
-    const created = await api.post<Ext>("/v1.0/extensions", { extension: "hidden-3" });
+    const created = await api.post<Extension>("/v1.0/extensions", { extension: "hidden-3" });
     h.secret(created.body.password);
     const pw = h.secret("Updated-pass-3");
-    const res = await api.put<Ext>(`/v1.0/extensions/${created.body.id}`, { password: pw });
+    const res = await api.put<Extension>(`/v1.0/extensions/${created.body.id}`, { password: pw });
     expect(res.body.password).toBe(pw);
-    expect((await api.get<Ext>(`/v1.0/extensions/${created.body.id}`)).body.password).toBe("");
-    const renamed = await api.put<Ext>(`/v1.0/extensions/${created.body.id}`, { name: "no password here" });
+    expect((await api.get<Extension>(`/v1.0/extensions/${created.body.id}`)).body.password).toBe("");
+    const renamed = await api.put<Extension>(`/v1.0/extensions/${created.body.id}`, {
+      name: "no password here",
+    });
     expect(renamed.body.password).toBe("");
-    const regen = await api.post<Ext>(`/v1.0/extensions/${created.body.id}/direct-hash-regenerate`);
+    const regen = await api.post<Extension>(`/v1.0/extensions/${created.body.id}/direct-hash-regenerate`);
     expect(regen.body.password).toBe("");
     const row = await h.server.core.stores.extensions.get(h.admin.customerId, created.body.id);
     expect(row?.ha1_md5).toBe(md5(`hidden-3:${h.admin.domainName}:${pw}`));

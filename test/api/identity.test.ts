@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ErrorBody } from "../../src/contract/error.js";
 import { type JwtClaims, signJwt } from "../../src/domain/jwt.js";
 import {
   type ApiResponse,
@@ -15,10 +16,6 @@ import {
   removeDir,
   startHarness,
 } from "../helpers/harness.js";
-
-interface ErrorBody {
-  error: { status: string; reason: string; message: string; request_id: string };
-}
 
 const DAY_S = 24 * 3600;
 const nowS = () => Math.floor(Date.now() / 1000);
@@ -277,6 +274,8 @@ describe.each(DATABASES)("identity on %s", (kind) => {
           "email",
           "billing_account_id",
           "status",
+          "webhook_method",
+          "webhook_uri",
           "tm_create",
           "tm_update",
           "tm_delete",

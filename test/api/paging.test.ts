@@ -2,36 +2,16 @@
 // here every item is created at the same frozen microsecond, by one node and by two nodes sharing
 // one database. And a name race: of concurrent creations of one extension, exactly one wins.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "../../src/contract/common.js";
+import type { Extension } from "../../src/contract/extension.js";
 import {
   type Client,
   client,
   DATABASES,
-  dropSchema,
   type Harness,
-  removeDir,
   startHarness,
+  stopHarness,
 } from "../helpers/harness.js";
-
-/** The extension object of CONTRACT §6. */
-interface Ext {
-  id: string;
-  customer_id: string;
-  name: string;
-  detail: string;
-  domain_id: string;
-  extension: string;
-  domain_name: string;
-  username: string;
-  password: string;
-  direct_hash: string;
-  tm_create: string;
-  tm_update: string;
-  tm_delete: string;
-}
-interface ExtPage {
-  result: Ext[];
-  next_page_token: string;
-}
 
 /** 2021-02-18 12:42:27.688282 UTC, the seed's first timestamp, as microseconds since the epoch. */
 const FIXED_MICROS = Date.UTC(2021, 1, 18, 12, 42, 27) * 1000 + 688_282;
@@ -42,14 +22,14 @@ const TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
  * Follows next_page_token from the first page to the empty one, asking the clients in turn
  * (one client: one node; several: the walk hops between nodes). Checks every page's envelope.
  */
-async function walk(clients: Client[], pageSize: number, afterPage?: (page: Ext[]) => Promise<void>) {
-  const seen: Ext[] = [];
+async function walk(clients: Client[], pageSize: number, afterPage?: (page: Extension[]) => Promise<void>) {
+  const seen: Extension[] = [];
   let token = "";
   let pages = 0;
   for (;;) {
     const api = clients[pages % clients.length] as Client;
     const query = `page_size=${pageSize}${token ? `&page_token=${encodeURIComponent(token)}` : ""}`;
-    const res = await api.get<ExtPage>(`/v1.0/extensions?${query}`);
+    const res = await api.get<Page<Extension>>(`/v1.0/extensions?${query}`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     pages++;
     const { result, next_page_token } = res.body;
@@ -66,7 +46,7 @@ async function walk(clients: Client[], pageSize: number, afterPage?: (page: Ext[
   }
 }
 
-function expectStrictlyNewestFirst(items: Ext[]): void {
+function expectStrictlyNewestFirst(items: Extension[]): void {
   for (let i = 1; i < items.length; i++) {
     const newer = items[i - 1]?.tm_create ?? "";
     const older = items[i]?.tm_create ?? "";
@@ -89,20 +69,18 @@ describe.each(DATABASES)("paging on %s", (kind) => {
   describe("250 extensions created while the clock is frozen", () => {
     let h: Harness;
     let api: Client;
-    let created: Ext[] = [];
+    let created: Extension[] = [];
 
     beforeAll(async () => {
       h = await startHarness(kind, { clock: frozen });
       api = client(h.url, h.admin.token);
     });
     afterAll(async () => {
-      await h.close();
-      await dropSchema(h.databaseUrl);
-      removeDir(h.dataDir);
+      await stopHarness(h);
     });
 
     const post = async (as: Client, extension: string) => {
-      const res = await as.post<Ext>("/v1.0/extensions", { extension });
+      const res = await as.post<Extension>("/v1.0/extensions", { extension });
       if (res.status === 200) h.secret(res.body.password);
       return res;
     };
@@ -128,11 +106,11 @@ describe.each(DATABASES)("paging on %s", (kind) => {
     });
 
     it("walks them with the page token in RFC 3339 form just the same", async () => {
-      const seen: Ext[] = [];
+      const seen: Extension[] = [];
       let token = "";
       for (;;) {
         const rfc = token ? `&page_token=${encodeURIComponent(`${token.replace(" ", "T")}Z`)}` : "";
-        const res = await api.get<ExtPage>(`/v1.0/extensions?page_size=13${rfc}`);
+        const res = await api.get<Page<Extension>>(`/v1.0/extensions?page_size=13${rfc}`);
         if (res.body.result.length === 0) break;
         seen.push(...res.body.result);
         token = res.body.next_page_token;
@@ -209,13 +187,11 @@ describe.each(DATABASES)("paging on %s", (kind) => {
     });
     afterAll(async () => {
       await h2?.close();
-      await h1?.close();
-      await dropSchema(h1?.databaseUrl);
-      if (h1) removeDir(h1.dataDir);
+      await stopHarness(h1);
     });
 
     const post = async (as: Client, extension: string) => {
-      const res = await as.post<Ext>("/v1.0/extensions", { extension });
+      const res = await as.post<Extension>("/v1.0/extensions", { extension });
       if (res.status === 200) for (const h of [h1, h2]) h.secret(res.body.password);
       return res;
     };
@@ -270,15 +246,13 @@ describe.each(DATABASES)("paging on %s", (kind) => {
       api = client(h.url, h.admin.token);
     });
     afterAll(async () => {
-      await h.close();
-      await dropSchema(h.databaseUrl);
-      removeDir(h.dataDir);
+      await stopHarness(h);
     });
 
     it("lets exactly one of 20 concurrent creations of one extension name succeed; 19 get 409", async () => {
       const answers = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          api.post<Ext>("/v1.0/extensions", {
+          api.post<Extension>("/v1.0/extensions", {
             extension: "race-3",
             password: h.secret(`Race-pass-${i}-xyz`),
           }),
@@ -286,10 +260,10 @@ describe.each(DATABASES)("paging on %s", (kind) => {
       );
       expect(answers.map((r) => r.status).sort()).toEqual([200, ...Array(19).fill(409)]);
       const winner = answers.find((r) => r.status === 200)?.body;
-      const list = await api.get<ExtPage>("/v1.0/extensions");
+      const list = await api.get<Page<Extension>>("/v1.0/extensions");
       expect(list.body.result).toEqual([winner]);
       // The stored password is the winner's, not one of a loser's.
-      const got = await api.get<Ext>(`/v1.0/extensions/${winner?.id}`);
+      const got = await api.get<Extension>(`/v1.0/extensions/${winner?.id}`);
       expect(got.body.password).toBe(winner?.password);
       await h.assertNoPlaintextSecrets();
     });

@@ -1,14 +1,15 @@
 // Every request of the seed tutorial (seed/extension-tutorial.txt), replayed with our ids, once with
 // the JWT in `?token=` as the seed sends it and once with an access key in `?accesskey=` (CONTRACT §8).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "../../src/contract/common.js";
+import type { Extension } from "../../src/contract/extension.js";
 import {
   type Client,
   client,
   DATABASES,
-  dropSchema,
   type Harness,
-  removeDir,
   startHarness,
+  stopHarness,
 } from "../helpers/harness.js";
 
 /** CONTRACT §6: the extension object, keys in this order. */
@@ -44,27 +45,6 @@ const SEED_UPDATE = {
   password: "5316382a-757c-11eb-9348-bb32547e99c4",
 };
 
-/** The extension object of CONTRACT §6. */
-interface Ext {
-  id: string;
-  customer_id: string;
-  name: string;
-  detail: string;
-  domain_id: string;
-  extension: string;
-  domain_name: string;
-  username: string;
-  password: string;
-  direct_hash: string;
-  tm_create: string;
-  tm_update: string;
-  tm_delete: string;
-}
-interface ExtPage {
-  result: Ext[];
-  next_page_token: string;
-}
-
 describe.each(DATABASES)("the seed tutorial on %s", (kind) => {
   let h: Harness;
   let anon: Client;
@@ -88,13 +68,11 @@ describe.each(DATABASES)("the seed tutorial on %s", (kind) => {
   });
 
   afterAll(async () => {
-    await h.close();
-    await dropSchema(h.databaseUrl);
-    removeDir(h.dataDir);
+    await stopHarness(h);
   });
 
   /** Checks everything the contract says about any extension object. */
-  function expectExtensionShape(e: Ext): void {
+  function expectExtensionShape(e: Extension): void {
     expect(Object.keys(e)).toEqual(EXTENSION_KEYS);
     expect(e.id).toMatch(UUID);
     expect(e.customer_id).toBe(h.admin.customerId);
@@ -112,17 +90,17 @@ describe.each(DATABASES)("the seed tutorial on %s", (kind) => {
     ["?accesskey=", "accesskey"],
   ])("with the credential in %s", (_label, param) => {
     const carrier = () => `${param}=${encodeURIComponent(param === "token" ? h.admin.token : accessKey)}`;
-    let created: Ext;
-    let updated: Ext;
+    let created: Extension;
+    let updated: Extension;
 
     it("lists no extensions before the first is created, with an empty next_page_token", async () => {
-      const res = await anon.get<ExtPage>(`/v1.0/extensions?${carrier()}&domain_id=${domainId}`);
+      const res = await anon.get<Page<Extension>>(`/v1.0/extensions?${carrier()}&domain_id=${domainId}`);
       expect(res.status).toBe(200);
       expect(res.body).toEqual({ result: [], next_page_token: "" });
     });
 
     it("creates the seed's extension from the seed's exact body", async () => {
-      const res = await anon.post<Ext>(`/v1.0/extensions?${carrier()}`, {
+      const res = await anon.post<Extension>(`/v1.0/extensions?${carrier()}`, {
         ...SEED_CREATE,
         domain_id: domainId,
       });
@@ -136,7 +114,7 @@ describe.each(DATABASES)("the seed tutorial on %s", (kind) => {
     });
 
     it("lists the created extension, with next_page_token equal to its tm_create", async () => {
-      const res = await anon.get<ExtPage>(`/v1.0/extensions?${carrier()}&domain_id=${domainId}`);
+      const res = await anon.get<Page<Extension>>(`/v1.0/extensions?${carrier()}&domain_id=${domainId}`);
       expect(res.status).toBe(200);
       expect(Object.keys(res.body)).toEqual(["result", "next_page_token"]);
       expect(res.body.result).toHaveLength(1);
@@ -148,7 +126,7 @@ describe.each(DATABASES)("the seed tutorial on %s", (kind) => {
     });
 
     it("answers the page after the last one with an empty result and an empty next_page_token", async () => {
-      const res = await anon.get<ExtPage>(
+      const res = await anon.get<Page<Extension>>(
         `/v1.0/extensions?${carrier()}&domain_id=${domainId}&page_token=${encodeURIComponent(created.tm_create)}`,
       );
       expect(res.status).toBe(200);
@@ -156,7 +134,7 @@ describe.each(DATABASES)("the seed tutorial on %s", (kind) => {
     });
 
     it("gets the detail of the created extension", async () => {
-      const res = await anon.get<Ext>(`/v1.0/extensions/${created.id}?${carrier()}`);
+      const res = await anon.get<Extension>(`/v1.0/extensions/${created.id}?${carrier()}`);
       expect(res.status).toBe(200);
       expectExtensionShape(res.body);
       expect(res.body).toEqual(created);
@@ -164,7 +142,7 @@ describe.each(DATABASES)("the seed tutorial on %s", (kind) => {
     });
 
     it("updates the extension with the seed's body and sets tm_update", async () => {
-      const res = await anon.put<Ext>(`/v1.0/extensions/${created.id}?${carrier()}`, SEED_UPDATE);
+      const res = await anon.put<Extension>(`/v1.0/extensions/${created.id}?${carrier()}`, SEED_UPDATE);
       expect(res.status).toBe(200);
       expectExtensionShape(res.body);
       expect(res.body).toMatchObject({
@@ -179,12 +157,12 @@ describe.each(DATABASES)("the seed tutorial on %s", (kind) => {
       expect(res.body.tm_update).toMatch(TIMESTAMP);
       expect(res.body.tm_update >= created.tm_create).toBe(true);
       updated = res.body;
-      const again = await anon.get<Ext>(`/v1.0/extensions/${created.id}?${carrier()}`);
+      const again = await anon.get<Extension>(`/v1.0/extensions/${created.id}?${carrier()}`);
       expect(again.body).toEqual(updated);
     });
 
     it("regenerates the direct hash with no body and no content type", async () => {
-      const res = await anon.call<Ext>(
+      const res = await anon.call<Extension>(
         "POST",
         `/v1.0/extensions/${created.id}/direct-hash-regenerate?${carrier()}`,
       );
@@ -201,20 +179,20 @@ describe.each(DATABASES)("the seed tutorial on %s", (kind) => {
         tm_delete: "",
       });
       expect(res.body.tm_update >= updated.tm_update).toBe(true);
-      const again = await anon.get<Ext>(`/v1.0/extensions/${created.id}?${carrier()}`);
+      const again = await anon.get<Extension>(`/v1.0/extensions/${created.id}?${carrier()}`);
       expect(again.body.direct_hash).toBe(res.body.direct_hash);
       updated = res.body;
     });
 
     it("deletes the extension with 200 and returns it with tm_delete set", async () => {
-      const res = await anon.del<Ext>(`/v1.0/extensions/${created.id}?${carrier()}`);
+      const res = await anon.del<Extension>(`/v1.0/extensions/${created.id}?${carrier()}`);
       expect(res.status).toBe(200);
       expectExtensionShape(res.body);
       expect(res.body.id).toBe(created.id);
       expect(res.body.extension).toBe("test12");
       expect(res.body.tm_delete).toMatch(TIMESTAMP);
       expect(res.body.tm_delete >= updated.tm_update).toBe(true);
-      const list = await anon.get<ExtPage>(`/v1.0/extensions?${carrier()}&domain_id=${domainId}`);
+      const list = await anon.get<Page<Extension>>(`/v1.0/extensions?${carrier()}&domain_id=${domainId}`);
       expect(list.body).toEqual({ result: [], next_page_token: "" });
     });
   });

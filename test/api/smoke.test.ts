@@ -3,10 +3,9 @@ import {
   type Client,
   client,
   DATABASES,
-  dropSchema,
   type Harness,
-  removeDir,
   startHarness,
+  stopHarness,
 } from "../helpers/harness.js";
 
 describe.each(DATABASES)("extension round trip on %s", (kind) => {
@@ -17,9 +16,7 @@ describe.each(DATABASES)("extension round trip on %s", (kind) => {
     api = client(h.url, h.admin.token);
   });
   afterAll(async () => {
-    await h.close();
-    await dropSchema(h.databaseUrl);
-    removeDir(h.dataDir);
+    await stopHarness(h);
   });
 
   it("creates, reads, lists and deletes an extension", async () => {

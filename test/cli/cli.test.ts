@@ -1,10 +1,10 @@
 // The `sipext` command (CONTRACT §2): configuration errors, first start, graceful shutdown, and the
 // tenant/user/access-key commands, run as real child processes against a real database.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { lines, type Run, run, serve } from "../helpers/cli.js";
 import {
   client,
   DATABASES,
@@ -15,120 +15,6 @@ import {
   removeDir,
   startHarness,
 } from "../helpers/harness.js";
-
-const ROOT = join(import.meta.dirname, "..", "..");
-const BIN = join(ROOT, "bin", "sipext.js");
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The parent's environment without any sipext setting, so only what a test names applies. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith("SIPEXT_") && k !== "DATABASE_URL") env[k] = v;
-  }
-  return { ...env, ...extra };
-}
-
-function start(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: "pipe" });
-}
-
-function collect(child: ChildProcess): { out: () => Run; done: Promise<Run> } {
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const out = () => ({ code: child.exitCode, signal: child.signalCode, stdout, stderr });
-  const done = new Promise<Run>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { out, done };
-}
-
-/** Runs the command to its end (killed after 20 s). */
-async function run(args: string[], env: Record<string, string>): Promise<Run> {
-  const child = start(args, env);
-  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  try {
-    return await collect(child).done;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Lines a human would read: stderr without blank lines. */
-const lines = (text: string) => text.split("\n").filter((l) => l.trim() !== "");
-
-interface Served {
-  port: number;
-  stop(): Promise<Run>;
-  output: () => Run;
-  /** Resolves once stdout matches (a pipe may deliver lines in several chunks). */
-  waitFor(re: RegExp): Promise<void>;
-}
-
-/** Starts `sipext serve` on free ports and waits for its "listening" log line. */
-async function serve(env: Record<string, string>): Promise<Served> {
-  const child = start(["serve"], {
-    SIPEXT_HTTP_HOST: "127.0.0.1",
-    SIPEXT_HTTP_PORT: "0",
-    SIPEXT_SIP_HOST: "127.0.0.1",
-    SIPEXT_SIP_PORT: "0",
-    ...env,
-  });
-  const { out, done } = collect(child);
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`serve did not log "listening" in time:\n${out().stdout}\n${out().stderr}`));
-    }, 20_000);
-    const check = () => {
-      const m = /"httpPort":(\d+).*listening|listening.*"httpPort":(\d+)/.exec(out().stdout);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1] ?? m[2]));
-      }
-    };
-    child.stdout?.on("data", check);
-    done.then(
-      (r) => {
-        clearTimeout(timer);
-        reject(new Error(`serve exited early (${r.code}):\n${r.stdout}\n${r.stderr}`));
-      },
-      () => undefined,
-    );
-  });
-  return {
-    port,
-    output: out,
-    async waitFor(re) {
-      for (let waited = 0; !re.test(out().stdout); waited += 50) {
-        if (waited > 10_000) throw new Error(`no ${re} in serve's output:\n${out().stdout}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    async stop() {
-      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-      child.kill("SIGTERM");
-      try {
-        return await done;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  };
-}
 
 describe("invalid configuration", () => {
   let dataDir: string;
@@ -148,6 +34,14 @@ describe("invalid configuration", () => {
     ["SIPEXT_REGISTRAR_DOMAIN", "not a domain"],
     ["SIPEXT_ADMIN_PASSWORD", "short"],
     ["SIPEXT_ENCRYPTION_KEY", "too-short"],
+    ["SIPEXT_TRUST_PROXY", "10.0.0.0/33"],
+    ["SIPEXT_TRUST_PROXY", "10.0.0.1, proxy.example"],
+    ["SIPEXT_MAX_CONNECTIONS_PER_SOURCE", "0"],
+    ["SIPEXT_MAX_CONNECTIONS_PER_SOURCE", "many"],
+    ["SIPEXT_WORKERS", "0"],
+    ["SIPEXT_WORKERS", "all"],
+    // Workers share their state through PostgreSQL: on SQLite, refused (CONTRACT §15).
+    ["SIPEXT_WORKERS", "2"],
   ])("stops serve when %s=%s, with one line naming the variable", async (name, value) => {
     const r = await run(["serve"], { SIPEXT_DATA_DIR: dataDir, SIPEXT_HTTP_PORT: "0", [name]: value });
     expect(r.code).not.toBe(0);

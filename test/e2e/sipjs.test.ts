@@ -1,46 +1,25 @@
 // A real SIP user agent library (SIP.js, from npm) registering against the running server over
-// TCP. SIP.js behaves like a browser client: its Via host and Contact host are random `.invalid`
-// names and its Contact says `;transport=ws`; the registrar must still bind it and record where
-// the request really came from (RFC 3581).
+// SIP.js's own WebSocket transport (RFC 7118) to `ws://…/sip`, exactly as in a browser
+// (./sipjs-ws.ts gives Node the WebSocket SIP.js expects). Its Via host and Contact host are
+// random `.invalid` names and its Contact says `;transport=ws`; the registrar binds it to the
+// WebSocket it came over and records where the request really came from (RFC 3581).
 import { randomBytes } from "node:crypto";
 import { Registerer, RegistererState, UserAgent } from "sip.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Contact } from "../../src/contract/contact.js";
 import { digestHa1 } from "../../src/domain/secrets.js";
-import { expectedResponse } from "../../src/sip/registrar/digest.js";
+import { expectedResponse } from "../../src/sip/auth/digest.js";
 import {
   type Client,
   client,
   DATABASES,
-  dropSchema,
   type Harness,
-  removeDir,
   startHarness,
+  stopHarness,
 } from "../helpers/harness.js";
 import { until } from "../sip/raw-sip.js";
-import { TcpTransport } from "./sipjs-tcp-transport.js";
-
-interface ContactView {
-  uri: string;
-  source: string;
-  transport: string;
-  user_agent: string;
-  expires: number;
-  call_id: string;
-  cseq: number;
-}
-
-/** The value of the first header `name` in a raw SIP message. */
-function header(message: string, name: string): string | undefined {
-  const head = message.slice(0, message.indexOf("\r\n\r\n"));
-  for (const line of head.split("\r\n").slice(1)) {
-    const colon = line.indexOf(":");
-    if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === name.toLowerCase())
-      return line.slice(colon + 1).trim();
-  }
-  return undefined;
-}
-
-const startLine = (message: string) => message.slice(0, message.indexOf("\r\n"));
+import { header, startLine } from "./sipjs-phone.js";
+import { installWebSocket, type RecordingWebSocket, wireOf } from "./sipjs-ws.js";
 
 /** Digest parameters of an Authorization header value (quoted or not). */
 function digestParams(value: string): Map<string, string> {
@@ -51,7 +30,9 @@ function digestParams(value: string): Map<string, string> {
   return out;
 }
 
-describe.each(DATABASES)("SIP.js registering over TCP on %s", (kind) => {
+installWebSocket();
+
+describe.each(DATABASES)("SIP.js registering over WebSocket on %s", (kind) => {
   let h: Harness;
   let api: Client;
   let extId: string;
@@ -59,30 +40,29 @@ describe.each(DATABASES)("SIP.js registering over TCP on %s", (kind) => {
   let password: string;
   const agents: UserAgent[] = [];
 
-  /** A started SIP.js user agent for the extension, talking to the server's TCP port. */
+  /** A started SIP.js user agent for the extension, connected to the server's `ws://…/sip`. */
   async function agent(
     pw: string,
-    more: { viaProtocol?: string; forceRport?: boolean } = {},
-  ): Promise<{ ua: UserAgent; transport: TcpTransport }> {
+    more: { forceRport?: boolean } = {},
+  ): Promise<{ ua: UserAgent; transport: RecordingWebSocket }> {
     const uri = UserAgent.makeURI(`sip:${username}@${h.admin.domainName}`);
     if (!uri) throw new Error("SIP.js could not make the AOR URI");
     const ua = new UserAgent({
       uri,
       authorizationUsername: username,
       authorizationPassword: pw,
-      transportConstructor: TcpTransport,
-      transportOptions: { host: "127.0.0.1", port: h.server.sip.port, protocol: more.viaProtocol },
+      transportOptions: { server: `ws://127.0.0.1:${h.server.httpPort}/sip` },
       forceRport: more.forceRport ?? false,
       logBuiltinEnabled: false,
       logLevel: "error",
     });
     agents.push(ua);
     await ua.start();
-    return { ua, transport: ua.transport as TcpTransport };
+    return { ua, transport: wireOf(ua) };
   }
 
   const contacts = async () => {
-    const res = await api.get<{ result: ContactView[] }>(`/v1.0/extensions/${extId}/contacts`);
+    const res = await api.get<{ result: Contact[] }>(`/v1.0/extensions/${extId}/contacts`);
     expect(res.status).toBe(200);
     return res.body.result;
   };
@@ -104,12 +84,10 @@ describe.each(DATABASES)("SIP.js registering over TCP on %s", (kind) => {
   });
 
   afterAll(async () => {
-    await h.close();
-    await dropSchema(h.databaseUrl);
-    removeDir(h.dataDir);
+    await stopHarness(h);
   });
 
-  it("registers with an MD5 digest after a 401 and the contact shows over the API as TCP with SIP.js's user agent", async () => {
+  it("registers with an MD5 digest after a 401 and the contact shows over the API as WS with SIP.js's user agent", async () => {
     const { ua, transport } = await agent(password);
     const registerer = new Registerer(ua, { expires: 600 });
     await registerer.register();
@@ -120,7 +98,7 @@ describe.each(DATABASES)("SIP.js registering over TCP on %s", (kind) => {
     const [challenge, accepted] = transport.received;
     expect(first && second && challenge && accepted).toBeTruthy();
     if (!first || !second || !challenge || !accepted) return;
-    expect(header(first, "Via")).toMatch(/^SIP\/2\.0\/TCP [a-z0-9]+\.invalid;branch=z9hG4bK/);
+    expect(header(first, "Via")).toMatch(/^SIP\/2\.0\/WS [a-z0-9]+\.invalid;branch=z9hG4bK/);
     expect(header(first, "Contact")).toMatch(/\.invalid;transport=ws>/);
     expect(header(first, "Authorization")).toBeUndefined();
     expect(startLine(challenge)).toBe("SIP/2.0 401 Unauthorized");
@@ -159,9 +137,9 @@ describe.each(DATABASES)("SIP.js registering over TCP on %s", (kind) => {
 
     const list = await contacts();
     expect(list).toHaveLength(1);
-    const c = list[0] as ContactView;
+    const c = list[0] as Contact;
     expect(c.uri).toBe(sentContact);
-    expect(c.transport).toBe("TCP");
+    expect(c.transport).toBe("WS");
     expect(c.source).toBe(`127.0.0.1:${transport.localPort}`);
     expect(c.user_agent).toBe(header(second, "User-Agent"));
     expect(c.user_agent).toMatch(/^SIP\.js\/\d+\.\d+\.\d+/);
@@ -189,8 +167,8 @@ describe.each(DATABASES)("SIP.js registering over TCP on %s", (kind) => {
     expect(await contacts()).toEqual([]);
   });
 
-  it("records the transport the REGISTER really came over when the Via claims WS, as behind a gateway", async () => {
-    const { ua, transport } = await agent(password, { viaProtocol: "WS", forceRport: true });
+  it("answers rport with the WebSocket's real source address and port", async () => {
+    const { ua, transport } = await agent(password, { forceRport: true });
     const registerer = new Registerer(ua, { expires: 120 });
     await registerer.register();
     await until("the registration", () => registerer.state === RegistererState.Registered);
@@ -202,7 +180,7 @@ describe.each(DATABASES)("SIP.js registering over TCP on %s", (kind) => {
     expect(header(ok, "Via")).toContain(`;rport=${transport.localPort}`);
     expect(header(ok, "Via")).toContain(";received=127.0.0.1");
     const [c] = await contacts();
-    expect(c?.transport).toBe("TCP");
+    expect(c?.transport).toBe("WS");
     expect(c?.source).toBe(`127.0.0.1:${transport.localPort}`);
     expect(c?.expires).toBeLessThanOrEqual(120);
   });

@@ -3,7 +3,7 @@
 // bind, …) and every SIP message it sent or received, read back from its `-trace_msg` file.
 // Every run is bounded: `-m` calls, `-timeout` with `-timeout_error`, and a SIGKILL a few seconds
 // later should SIPp itself hang. `spawnBounded` does the same for the other clients (sipsak,
-// baresip), and `killChildren()` (for afterAll) ends whatever this process started and is still running.
+// baresip, linphonec), and `killChildren()` (for afterAll) ends whatever this process started and is still running.
 //
 // Writing scenarios for SIPp 3.6: attribute values must be double-quoted (its XML reader takes a
 // single-quoted value up to the next double quote, silently), so a quote inside a regexp is
@@ -81,9 +81,22 @@ export interface BoundedRun {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }>;
 }
 
-/** Starts a client process that cannot outlive `timeoutMs`. */
-export function spawnBounded(cmd: string, args: string[], timeoutMs: number, cwd?: string): BoundedRun {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], cwd });
+/**
+ * Starts a client process that cannot outlive `timeoutMs`; with `stdin`, the test writes to its
+ * standard input (`child.stdin`), as a user types commands.
+ */
+export function spawnBounded(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+  cwd?: string,
+  more: { stdin?: boolean; env?: NodeJS.ProcessEnv } = {},
+): BoundedRun {
+  const child = spawn(cmd, args, {
+    stdio: [more.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+    cwd,
+    env: more.env,
+  });
   running.add(child);
   let output = "";
   const collect = (d: Buffer) => {

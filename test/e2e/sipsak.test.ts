@@ -1,12 +1,15 @@
-// sipsak 0.9.8 (Debian `sipsak`) against the registrar: OPTIONS pings over UDP and TCP, and its
-// usrloc mode (-U), which registers with digest and unregisters with -x 0.
+// sipsak 0.9.8 (Debian `sipsak`) against sipext: OPTIONS pings over UDP and TCP; its usrloc mode
+// (-U), which registers with digest over UDP or TCP and unregisters with -x 0; and what it does
+// through the proxy: a MESSAGE sent from a file (-f) to an extension, answered by the phone
+// registered there (SIP.js) after sipext's 407, an OPTIONS to an extension, and its traceroute
+// mode (-T). sipsak places no calls: see INTEROP.md.
 //
 // What sipsak 0.9.8.1 does that shapes this suite (seen in its -vvv traces):
 // - It resolves the domain of the URI itself, even with an outbound proxy (-p), and gives up with
 //   "is unresolvable" otherwise: the customer's domain (`<customer uuid>.registrar.localhost`)
 //   must resolve, so the suite adds an /etc/hosts line for it and removes exactly that line
-//   afterwards. Where /etc/hosts cannot be written (not root) the registration cases are skipped;
-//   the OPTIONS pings go to 127.0.0.1 and need no name.
+//   afterwards (./hosts.ts). Where /etc/hosts cannot be written (not root) the cases that need the
+//   name are skipped; the OPTIONS pings go to 127.0.0.1 and need no name.
 // - In usrloc mode it takes the digest username from the URI up to and including the "@"
 //   (`username="100@"`), whatever the length of the domain (also with a short
 //   SIPEXT_REGISTRAR_DOMAIN): the registrar rightly refuses that name, which is not the extension.
@@ -14,40 +17,19 @@
 // - It writes the URI's port into a 4-character field: `sip:x@host:59741` goes out as
 //   `sip:x@host:5974` in the Request-URI, From and To (it still sends to 59741). The registrar
 //   names the customer by the To host, not the port, so this is harmless.
-import { randomBytes } from "node:crypto";
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Contact } from "../../src/domain/contacts.js";
-import {
-  type Client,
-  client,
-  DATABASES,
-  dropSchema,
-  type Harness,
-  removeDir,
-  startHarness,
-} from "../helpers/harness.js";
-import { killChildren, randomPort, spawnBounded } from "./sipp.js";
-
-const HOSTS = "/etc/hosts";
-
-/** Adds `127.0.0.1 <name>` to /etc/hosts; returns the exact line (to remove it), or undefined if it cannot. */
-function addHostsEntry(name: string): string | undefined {
-  const line = `127.0.0.1 ${name} # sipext-e2e-sipsak ${process.pid}`;
-  try {
-    appendFileSync(HOSTS, `${readFileSync(HOSTS, "utf8").endsWith("\n") ? "" : "\n"}${line}\n`);
-    return line;
-  } catch {
-    return undefined;
-  }
-}
-
-function removeHostsEntry(line: string | undefined): void {
-  if (!line) return;
-  const text = readFileSync(HOSTS, "utf8");
-  const kept = text.split("\n").filter((l) => l !== line);
-  if (kept.length !== text.split("\n").length) writeFileSync(HOSTS, kept.join("\n"));
-}
+// - Its message mode (-M) and invite mode (-I) crash (SIGSEGV) before sending anything: create_msg()
+//   writes the reply it expects into a buffer it never allocated. A MESSAGE is therefore sent from a
+//   file (-f), which is how sipsak shoots any request it does not build itself.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Contact } from "../../src/contract/contact.js";
+import { DATABASES } from "../helpers/harness.js";
+import { until } from "../sip/raw-sip.js";
+import { addHostsEntry, removeHostsEntry } from "./hosts.js";
+import { type Ext, phoneSuite } from "./phones.js";
+import { SipjsPhone } from "./sipjs-phone.js";
+import { randomPort, spawnBounded } from "./sipp.js";
 
 interface SipsakRun {
   code: number | null;
@@ -67,46 +49,28 @@ async function sipsak(args: string[]): Promise<SipsakRun> {
 /** The responses sipsak printed (-vv), first lines only. */
 const replies = (out: string) => [...out.matchAll(/^SIP\/2\.0 (\d{3}) [^\r\n]*/gm)].map((m) => Number(m[1]));
 
-describe.each(DATABASES)("sipsak against the registrar on %s", (kind) => {
-  let h: Harness;
-  let api: Client;
+describe.each(DATABASES)("sipsak against sipext on %s", (kind) => {
+  const s = phoneSuite(kind);
   let domain: string;
   let hostsLine: string | undefined;
-  let n = 0;
 
-  beforeAll(async () => {
-    h = await startHarness(kind);
-    api = client(h.url, h.admin.token);
-    domain = h.admin.domainName;
-    hostsLine = addHostsEntry(domain);
-  });
-  afterAll(async () => {
-    killChildren();
-    removeHostsEntry(hostsLine);
-    await h.close();
-    await dropSchema(h.databaseUrl);
-    removeDir(h.dataDir);
+  beforeAll(() => {
+    domain = s.h.admin.domainName;
+    hostsLine = addHostsEntry(domain, "sipsak");
+    return () => removeHostsEntry(hostsLine);
   });
 
-  async function newExtension() {
-    n++;
-    const ext = `30${n}`;
-    const password = h.secret(`Pw-${randomBytes(6).toString("hex")}`);
-    const res = await api.post("/v1.0/extensions", { extension: ext, password });
-    expect(res.status).toBe(200);
-    return { id: res.body.id as string, ext, password };
-  }
-
-  async function contactsOf(id: string): Promise<Contact[]> {
-    const res = await api.get<{ result: Contact[] }>(`/v1.0/extensions/${id}/contacts`);
-    expect(res.status).toBe(200);
-    return res.body.result;
-  }
-
-  const target = (user: string) => `sip:${user}@${domain}:${h.server.sip.port}`;
+  const needsName = (ctx: { skip: (note: string) => void }) => {
+    if (!hostsLine) ctx.skip("/etc/hosts is not writable: sipsak cannot resolve the customer's domain");
+  };
+  const target = (user: string) => `sip:${user}@${domain}:${s.h.server.sip.port}`;
+  const contactsOf = (id: string): Promise<Contact[]> => s.contactsOf(id);
+  /** Runs sipsak's usrloc mode for an extension: -U, digest username -u, password -a, -x expires. */
+  const usrloc = (ext: string, password: string, expires: string, more: string[] = []) =>
+    sipsak(["-vvv", ...more, "-U", "-s", target(ext), "-u", ext, "-a", password, "-x", expires]);
 
   it("answers sipsak's OPTIONS ping over UDP with 200", async () => {
-    const r = await sipsak(["-vv", "-s", `sip:ping@127.0.0.1:${h.server.sip.port}`]);
+    const r = await sipsak(["-vv", "-s", `sip:ping@127.0.0.1:${s.h.server.sip.port}`]);
     expect(r.code, r.output).toBe(0);
     expect(replies(r.output)).toEqual([200]);
     // The methods this node handles: its own (REGISTER, OPTIONS) and those it proxies for calls.
@@ -114,15 +78,15 @@ describe.each(DATABASES)("sipsak against the registrar on %s", (kind) => {
   });
 
   it("answers sipsak's OPTIONS ping over TCP with 200", async () => {
-    const r = await sipsak(["-vv", "-E", "tcp", "-s", `sip:ping@127.0.0.1:${h.server.sip.port}`]);
+    const r = await sipsak(["-vv", "-E", "tcp", "-s", `sip:ping@127.0.0.1:${s.h.server.sip.port}`]);
     expect(r.code, r.output).toBe(0);
     expect(replies(r.output)).toEqual([200]);
   });
 
   it("registers sipsak with digest in usrloc mode, and the API lists where it really sends from", async (ctx) => {
-    if (!hostsLine) ctx.skip("/etc/hosts is not writable: sipsak cannot resolve the customer's domain");
-    const e = await newExtension();
-    const r = await sipsak(["-vvv", "-U", "-s", target(e.ext), "-u", e.ext, "-a", e.password, "-x", "3600"]);
+    needsName(ctx);
+    const e = await s.extension("k");
+    const r = await usrloc(e.ext, e.password, "3600");
     expect(r.code, r.output).toBe(0);
     expect(replies(r.output)).toEqual([401, 200]);
     expect(r.output).toMatch(
@@ -143,9 +107,25 @@ describe.each(DATABASES)("sipsak against the registrar on %s", (kind) => {
     expect(c.source).toBe(`127.0.0.1:${rport}`);
   });
 
+  it("registers sipsak over TCP (-E tcp), recorded as TCP from its connection", async (ctx) => {
+    needsName(ctx);
+    const e = await s.extension("k");
+    const r = await usrloc(e.ext, e.password, "600", ["-E", "tcp"]);
+    expect(r.code, r.output).toBe(0);
+    expect(replies(r.output)).toEqual([401, 200]);
+    // sipsak writes its Contact without angle brackets, so its ";transport=TCP" is a parameter of
+    // the Contact header field, not of the URI (RFC 3261 §20.10): the stored URI has none.
+    expect(r.output).toMatch(/^Contact: sip:\S+;transport=TCP\r?$/m);
+    const [c] = await contactsOf(e.id);
+    expect(c?.uri).toBe(`sip:${e.ext}@127.0.0.1:${r.localPort}`);
+    expect(c?.transport).toBe("TCP");
+    expect(c?.source).toBe(`127.0.0.1:${r.localPort}`);
+    expect(c?.expires).toBeLessThanOrEqual(600);
+  });
+
   it('refuses the digest username sipsak derives by itself ("<extension>@"), which is not the extension', async (ctx) => {
-    if (!hostsLine) ctx.skip("/etc/hosts is not writable: sipsak cannot resolve the customer's domain");
-    const e = await newExtension();
+    needsName(ctx);
+    const e = await s.extension("k");
     const r = await sipsak(["-vvv", "-U", "-s", target(e.ext), "-a", e.password, "-x", "3600"]);
     expect(r.output).toContain(`username="${e.ext}@"`);
     expect(r.code, r.output).not.toBe(0);
@@ -154,49 +134,114 @@ describe.each(DATABASES)("sipsak against the registrar on %s", (kind) => {
   });
 
   it("fails sipsak's registration with a wrong password and binds nothing", async (ctx) => {
-    if (!hostsLine) ctx.skip("/etc/hosts is not writable: sipsak cannot resolve the customer's domain");
-    const e = await newExtension();
-    const r = await sipsak([
-      "-vvv",
-      "-U",
-      "-s",
-      target(e.ext),
-      "-u",
-      e.ext,
-      "-a",
-      "Wrong-pass-123",
-      "-x",
-      "3600",
-    ]);
+    needsName(ctx);
+    const e = await s.extension("k");
+    const r = await usrloc(e.ext, "Wrong-pass-123", "3600");
     expect(r.code, r.output).not.toBe(0);
     expect(replies(r.output)).toEqual([401, 401]);
     expect(await contactsOf(e.id)).toEqual([]);
   });
 
   it("removes sipsak's binding when it registers again with -x 0", async (ctx) => {
-    if (!hostsLine) ctx.skip("/etc/hosts is not writable: sipsak cannot resolve the customer's domain");
-    const e = await newExtension();
-    const port = randomPort();
-    const args = (x: string) => [
-      "-l",
-      String(port),
-      "-vvv",
-      "-U",
-      "-s",
-      target(e.ext),
-      "-u",
-      e.ext,
-      "-a",
-      e.password,
-      "-x",
-      x,
-    ];
-    const reg = await spawnBounded("sipsak", args("3600"), 15_000).done;
+    needsName(ctx);
+    const e = await s.extension("k");
+    const port = String(randomPort());
+    const reg = await usrloc(e.ext, e.password, "3600", ["-l", port]);
     expect(reg.code, reg.output).toBe(0);
     expect((await contactsOf(e.id)).map((c) => c.uri)).toEqual([`sip:${e.ext}@127.0.0.1:${port}`]);
-    const unreg = await spawnBounded("sipsak", args("0"), 15_000).done;
+    const unreg = await usrloc(e.ext, e.password, "0", ["-l", port]);
     expect(unreg.code, unreg.output).toBe(0);
     expect(unreg.output).toMatch(/^Expires: 0\r?$/m);
     expect(await contactsOf(e.id)).toEqual([]);
+  });
+
+  /**
+   * Runs sipsak with `args` towards extension `to` with sipext as outbound proxy (-p),
+   * authenticating as extension `from`; its output is kept with the test's phones, so that a
+   * failure shows it with theirs.
+   */
+  async function throughProxy(to: Ext, from: Ext, args: string[]): Promise<SipsakRun> {
+    const proxy = `127.0.0.1:${s.h.server.sip.port}`;
+    const r = await sipsak([
+      ...args,
+      "-s",
+      `sip:${to.ext}@${domain}`,
+      "-p",
+      proxy,
+      "-u",
+      from.ext,
+      "-a",
+      from.password,
+    ]);
+    s.phones.add({ log: () => `--- sipsak's output:\n${r.output}--- end of sipsak`, stop: async () => {} });
+    return r;
+  }
+
+  /** An extension with a SIP.js phone registered on it, and another extension to send as. */
+  async function phoneAndSender() {
+    const [to, from] = await Promise.all([s.extension("k"), s.extension("k")]);
+    const phone = await SipjsPhone.on(s, to, "receiver");
+    return { to, from, phone };
+  }
+
+  it("sends a MESSAGE from a file to an extension through the proxy: 407, then the registered phone gets it", async (ctx) => {
+    needsName(ctx);
+    const { to, from, phone } = await phoneAndSender();
+    const text = `hello ${to.ext} from sipsak`;
+    const file = join(s.h.dataDir, "message.sip");
+    // The request as a user writes it; sipsak adds its Via, fills $…$ in (-G) and answers the
+    // challenge with -u/-a.
+    writeFileSync(
+      file,
+      [
+        `MESSAGE sip:${to.ext}@${domain} SIP/2.0`,
+        `From: <sip:${from.ext}@${domain}>;tag=sipsak$port$`,
+        `To: <sip:${to.ext}@${domain}>`,
+        "Call-ID: sipsak-message-$port$@$srchost$",
+        "CSeq: 1 MESSAGE",
+        "Max-Forwards: 70",
+        "Content-Type: text/plain",
+        `Content-Length: ${text.length}`,
+        "",
+        text,
+      ].join("\n"),
+    );
+    const r = await throughProxy(to, from, ["-vvv", "-G", "-f", file]);
+    await s.phones.explain(async () => {
+      expect(r.code, r.output).toBe(0);
+      expect(replies(r.output), r.output).toEqual([407, 200]);
+      expect(r.output).toMatch(new RegExp(`^Proxy-Authorization: Digest username="${from.ext}"`, "m"));
+      await until("the MESSAGE at the phone", () => phone.messages.length > 0);
+      expect(phone.messages).toEqual([text]);
+      const [m] = phone.wire("received", "MESSAGE ");
+      expect(m).toMatch(new RegExp(`^From: <sip:${from.ext}@`, "m"));
+      // The 200 sipsak got is the phone's own.
+      expect(r.output, r.output).toMatch(/^User-Agent: SIP\.js\//m);
+    });
+  });
+
+  it("sends an OPTIONS to an extension through the proxy, answered by the registered phone", async (ctx) => {
+    needsName(ctx);
+    const { to, from, phone } = await phoneAndSender();
+    const r = await throughProxy(to, from, ["-vv"]);
+    await s.phones.explain(async () => {
+      expect(r.code, r.output).toBe(0);
+      expect(replies(r.output).at(-1), r.output).toBe(200);
+      expect(phone.wire("received", "OPTIONS ")).toHaveLength(1);
+    });
+  });
+
+  it("traces the route to an extension (-T): sipext answers 483 at Max-Forwards 0, the phone at 1", async (ctx) => {
+    needsName(ctx);
+    const { to, from, phone } = await phoneAndSender();
+    const r = await throughProxy(to, from, ["-vv", "-T"]);
+    await s.phones.explain(async () => {
+      expect(r.code, r.output).toBe(0);
+      // Each hop as sipsak prints it: "Max-Forwards set to N", then "<n>: <warning> (<ms>) <status>"
+      // (sipsak numbers the answer to its authenticated retry 0 again).
+      expect(r.output, r.output).toMatch(/^Max-Forwards set to 0\n\d+: .*SIP\/2\.0 483 Too Many Hops\r?$/m);
+      expect(r.output, r.output).toMatch(/^Max-Forwards set to 1\n(?:.*\n)*?\d+: .*SIP\/2\.0 200 OK\r?$/m);
+      expect(phone.wire("received", "OPTIONS ").length).toBeGreaterThan(0);
+    });
   });
 });

@@ -45,6 +45,8 @@ export interface HarnessOptions {
   /** Reuse this data dir / schema (a restart); by default a fresh one. */
   dataDir?: string;
   databaseUrl?: string;
+  /** Settings with no variable (the HTTP deadlines), over what the environment gave. */
+  config?: Partial<Config>;
 }
 
 export function newSchemaUrl(): string {
@@ -56,17 +58,25 @@ export function newSchemaUrl(): string {
 export async function startHarness(kind: DbKind, opts: HarnessOptions = {}): Promise<Harness> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "sipext-test-"));
   const databaseUrl = kind === "postgres" ? (opts.databaseUrl ?? newSchemaUrl()) : undefined;
-  const config = loadConfig({
+  const loaded = loadConfig({
     SIPEXT_DATA_DIR: dataDir,
     SIPEXT_HTTP_HOST: "127.0.0.1",
     SIPEXT_HTTP_PORT: "0",
     SIPEXT_SIP_HOST: "127.0.0.1",
     SIPEXT_SIP_PORT: "0",
     SIPEXT_LOG_LEVEL: "debug",
+    // Tests send wrong passwords from 127.0.0.1 on purpose; attacks come from 127.0.0.2 and up
+    // (test/e2e/protection.test.ts), so this machine's own address is never banned.
+    SIPEXT_SIP_TRUSTED_SOURCES: "127.0.0.1",
+    // Suites send hundreds of requests a second from 127.0.0.1; the API rate limits (CONTRACT §17)
+    // are off unless a suite sets them (test/api/rate-limits.test.ts).
+    SIPEXT_RATE_LIMIT_IP: "0",
+    SIPEXT_RATE_LIMIT_CUSTOMER: "0",
     SIPEXT_ADMIN_PASSWORD: `admin-${randomBytes(8).toString("hex")}`,
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...opts.env,
   });
+  const config: Config = { ...loaded, ...opts.config };
   let logText = "";
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -170,6 +180,14 @@ export async function dropSchema(databaseUrl: string | undefined): Promise<void>
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** After a suite: the server stopped, its PostgreSQL schema dropped, its data dir removed. */
+export async function stopHarness(h: Harness | undefined): Promise<void> {
+  if (!h) return;
+  await h.close();
+  await dropSchema(h.databaseUrl);
+  removeDir(h.dataDir);
 }
 
 export interface ApiResponse<T = unknown> {

@@ -6,13 +6,17 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { digestHa1 } from "../../src/domain/secrets.js";
-import { expectedResponse } from "../../src/sip/registrar/digest.js";
-import { NonceService } from "../../src/sip/registrar/nonce.js";
+import { digestChallenger } from "../../src/sip/auth/challenge.js";
+import { expectedResponse } from "../../src/sip/auth/digest.js";
+import { NonceService } from "../../src/sip/auth/nonce.js";
+import { UNOBSERVED } from "../../src/sip/observer.js";
+import { registerUas } from "../../src/sip/registrar/register-uas.js";
 import type { Registrar } from "../../src/sip/registrar/registrar.js";
 import { type SipServer, startSipServer } from "../../src/sip/stack.js";
-import { startTcp } from "../../src/sip/transport/tcp.js";
-import type { Flow, TransportStats } from "../../src/sip/transport/types.js";
-import { client, DATABASES, dropSchema, type Harness, removeDir, startHarness } from "../helpers/harness.js";
+import { Connections } from "../../src/sip/transport/connections.js";
+import type { Flow, TransportStats } from "../../src/sip/transport/flow.js";
+import { type StreamOptions, startTcp } from "../../src/sip/transport/stream.js";
+import { client, DATABASES, type Harness, startHarness, stopHarness } from "../helpers/harness.js";
 import {
   buildRequest,
   headerOf,
@@ -125,9 +129,7 @@ describe.each(DATABASES)("malformed SIP on %s", (kind) => {
 
   afterAll(async () => {
     await udp?.close();
-    await h?.close();
-    await dropSchema(h?.databaseUrl);
-    if (h) removeDir(h.dataDir);
+    await stopHarness(h);
   });
 
   describe("over UDP", () => {
@@ -480,14 +482,19 @@ describe("TCP guards against slow and silent connections (startTcp)", () => {
   afterAll(async () => {
     for (const s of servers) await s.close();
   });
-  const start = async (opts: { messageMs?: number; idleMs?: number }) => {
-    const stats: TransportStats = { garbage: 0, tcpConnections: 0 };
+  const start = async (opts: Partial<StreamOptions> & { binds?: boolean }) => {
+    const stats: TransportStats = { garbage: 0, tcpConnections: 0, refused: 0, observer: UNOBSERVED };
     const seen: Buffer[] = [];
     const onMessage = (data: Buffer, flow: Flow) => {
       seen.push(data);
+      // As the registrar does when a phone registered over the connection.
+      if (opts.binds) flow.bound = true;
       flow.send(Buffer.from("SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"));
     };
-    const t = await startTcp("127.0.0.1", 0, onMessage, stats, { maxMessageSize: 65_535, ...opts });
+    const t = await startTcp("127.0.0.1", 0, onMessage, stats, new Connections(), {
+      ...opts,
+      maxMessageSize: 65_535,
+    });
     servers.push(t);
     return { port: t.port, stats, seen };
   };
@@ -551,6 +558,23 @@ describe("TCP guards against slow and silent connections (startTcp)", () => {
     expect(await peer.closedWithin(1_500)).toBe(true);
     expect(s.stats.garbage).toBe(0);
   });
+
+  it("closes a connection that brings no complete message within firstMessageMs (CONTRACT §14)", async () => {
+    const s = await start({ firstMessageMs: 200 });
+    const peer = await TcpPeer.open(s.port);
+    await peer.write("OPTIONS sip:x.test SIP/2.0\r\n"); // never finished
+    expect(await peer.closedWithin(1_500)).toBe(true);
+    expect(s.stats.garbage).toBe(1);
+  });
+
+  it("keeps a connection a phone registered over past the idle time of one without a binding", async () => {
+    const s = await start({ idleMs: 200, boundIdleMs: 5_000, binds: true });
+    const peer = await TcpPeer.open(s.port);
+    await peer.write(message);
+    await until("the message", () => s.seen.length === 1, 1_000);
+    expect(await peer.closedWithin(800)).toBe(false);
+    peer.close();
+  });
 });
 
 describe("a SIP server with a small maximum message size", () => {
@@ -565,8 +589,15 @@ describe("a SIP server with a small maximum message size", () => {
     server = await startSipServer({
       host: "127.0.0.1",
       port: 0,
-      registrar,
-      nonces,
+      registrar: ({ transactions, stats }) =>
+        registerUas({
+          registrar,
+          challenge: digestChallenger({ nonces, offerSha256: false }),
+          transactions,
+          clock: () => Date.now() * 1000,
+          onBadRequest: () => stats.badRequests++,
+          onError: () => {},
+        }),
       logger: quiet,
       maxMessageSize: 2_048,
     });

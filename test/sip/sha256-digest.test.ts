@@ -4,8 +4,8 @@
 // the first try. A SHA-256 response is verified either way.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { digestHa1 } from "../../src/domain/secrets.js";
-import { type DigestAlgorithm, expectedResponse } from "../../src/sip/registrar/digest.js";
-import { client, DATABASES, dropSchema, type Harness, removeDir, startHarness } from "../helpers/harness.js";
+import { type DigestAlgorithm, expectedResponse } from "../../src/sip/auth/digest.js";
+import { client, DATABASES, type Harness, startHarness, stopHarness } from "../helpers/harness.js";
 import { buildRequest, headerOf, type RawResponse, token, UdpPeer } from "./raw-sip.js";
 
 const EXT = "300";
@@ -25,9 +25,7 @@ describe.each(DATABASES)("SHA-256 digest on %s", (kind) => {
       });
       afterAll(async () => {
         await udp?.close();
-        await h?.close();
-        await dropSchema(h?.databaseUrl);
-        if (h) removeDir(h.dataDir);
+        await stopHarness(h);
       });
 
       async function register(extra: string[] = []): Promise<RawResponse | undefined> {

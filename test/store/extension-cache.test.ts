@@ -162,4 +162,29 @@ describe("extension cache over SQLite", () => {
     expect((await cache.getLiveByDirectHash(rows[0]?.direct_hash ?? ""))?.id).toBe(rows[0]?.id);
     expect(inner.reads.n).toBe(5);
   });
+
+  it("drops what it holds once another connection (the CLI) has committed, seen by data_version", async () => {
+    const row = extension(1);
+    await cache.insert(row);
+    const clock = { ms: 0 };
+    const watched = cachingExtensionStore(inner.store, 3, db.dataVersion, () => clock.ms);
+    expect((await watched.getLiveByName(CUSTOMER, row.extension))?.name).toBe("ext 1");
+    const before = inner.reads.n;
+    expect((await watched.getLiveByName(CUSTOMER, row.extension))?.name).toBe("ext 1");
+    expect(inner.reads.n).toBe(before);
+
+    // The `sipext` command renames it through a connection of its own.
+    const cli = await openDatabase({ dataDir: dir, databaseUrl: undefined });
+    try {
+      await sqlStores(cli.kysely).extensions.update(CUSTOMER, row.id, { name: "renamed", tm_update: LATER });
+    } finally {
+      await cli.close();
+    }
+    // Probed at most once a millisecond: within the same one the cache still answers.
+    expect((await watched.getLiveByName(CUSTOMER, row.extension))?.name).toBe("ext 1");
+    clock.ms += 2;
+    expect((await watched.getLiveByName(CUSTOMER, row.extension))?.name).toBe("renamed");
+    expect((await watched.getLiveByDirectHash(row.direct_hash))?.name).toBe("renamed");
+    expect((await watched.get(CUSTOMER, row.id))?.name).toBe("renamed");
+  });
 });

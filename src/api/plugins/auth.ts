@@ -34,9 +34,9 @@ export function authenticator(auth: AuthService) {
     for (const t of jwts) {
       if (t === undefined) continue;
       presented = true;
-      const p = auth.verifyToken(t);
+      const p = await auth.verifyToken(t);
       if (p) {
-        req.principal = p;
+        req.principal = { ...p, source: req.ip };
         return;
       }
     }
@@ -45,7 +45,7 @@ export function authenticator(auth: AuthService) {
       presented = true;
       const p = await auth.verifyAccessKey(k);
       if (p) {
-        req.principal = p;
+        req.principal = { ...p, source: req.ip };
         return;
       }
     }

@@ -1,27 +1,31 @@
-import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import { LoginBody, LoginReply } from "../../contract/user.js";
 import { TOKEN_TTL_S } from "../../domain/auth.js";
 import { DomainError } from "../../domain/errors.js";
-import { FailureWindow } from "../failure-window.js";
-import { LoginBody, LoginReply, withErrors } from "../schemas.js";
-import type { ApiServices } from "../services.js";
+import { LoginThrottle } from "../login-throttle.js";
+import { route } from "../schemas.js";
+import type { Routes } from "../services.js";
 
-/** Failed logins one client address may make per minute before it hears 429. */
-export const LOGIN_FAILURES_PER_MINUTE = 20;
-
-export const authRoutes: FastifyPluginAsyncTypebox<{ services: ApiServices }> = async (app, { services }) => {
-  const failures = new FailureWindow({ limit: LOGIN_FAILURES_PER_MINUTE, windowMs: 60_000 });
+export const authRoutes: Routes = async (
+  app,
+  { services, loginThrottle = new LoginThrottle(), onLoginFailed },
+) => {
+  // Two throttles (CONTRACT §14): per client address (req.ip: behind a trusted proxy, the
+  // address it forwarded), and per username, whichever address the guesses come from.
   app.post(
     "/auth/login",
-    {
-      schema: {
-        tags: ["auth"],
+    route(
+      ["auth"],
+      LoginReply,
+      {
         summary: "Log in with username and password; returns a JWT and sets the `token` cookie",
         body: LoginBody,
-        response: withErrors({ 200: LoginReply }),
       },
-    },
+      { public: true },
+    ),
     async (req, reply) => {
-      const wait = failures.retryAfter(req.ip);
+      const { username, password } = req.body;
+      const wait = loginThrottle.begin(req.ip, username);
       if (wait > 0) {
         reply.header("retry-after", String(wait));
         throw new DomainError(
@@ -30,13 +34,15 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: ApiServices }> = 
           `too many failed logins: retry in ${wait} s`,
         );
       }
-      let result: Awaited<ReturnType<typeof services.auth.login>>;
+      let result: LoginReply;
       try {
-        result = await services.auth.login(req.body.username, req.body.password);
+        result = await services.auth.login(username, password);
       } catch (err) {
-        failures.fail(req.ip);
+        loginThrottle.failed(req.ip, username);
+        onLoginFailed?.();
         throw err;
       }
+      loginThrottle.succeeded(username);
       reply.setCookie("token", result.token, {
         httpOnly: true,
         sameSite: "strict",
@@ -45,6 +51,26 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: ApiServices }> = 
         secure: req.protocol === "https",
       });
       return result;
+    },
+  );
+  app.post(
+    "/auth/logout",
+    route(
+      ["auth"],
+      Type.Object({}),
+      {
+        summary: "Log out: clears the `token` cookie (a JWT held elsewhere stays valid until it expires)",
+      },
+      { public: true },
+    ),
+    async (req, reply) => {
+      reply.clearCookie("token", {
+        httpOnly: true,
+        sameSite: "strict",
+        path: "/",
+        secure: req.protocol === "https",
+      });
+      return {};
     },
   );
 };

@@ -1,27 +1,19 @@
-import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Page, PageQuery } from "../../contract/common.js";
+import { Domain } from "../../contract/domain.js";
 import { principalOf } from "../plugins/auth.js";
-import { Domain, IdParams, Page, PageQuery, withErrors } from "../schemas.js";
-import type { ApiServices } from "../services.js";
+import { IdParams, route } from "../schemas.js";
+import type { Routes } from "../services.js";
 
-export const domainRoutes: FastifyPluginAsyncTypebox<{ services: ApiServices }> = async (
-  app,
-  { services },
-) => {
+export const domainRoutes: Routes = async (app, { services }) => {
+  const tags = ["domains"];
   app.get(
     "/domains",
-    {
-      schema: {
-        tags: ["domains"],
-        summary: "The customer's SIP domains",
-        querystring: PageQuery,
-        response: withErrors({ 200: Page(Domain) }),
-      },
-    },
+    route(tags, Page(Domain), { summary: "The customer's SIP domains", querystring: PageQuery }),
     (req) => services.tenants.listDomains(principalOf(req), req.query),
   );
   app.get(
     "/domains/:id",
-    { schema: { tags: ["domains"], params: IdParams, response: withErrors({ 200: Domain }) } },
+    route(tags, Domain, { summary: "One SIP domain of the customer", params: IdParams }),
     (req) => services.tenants.getDomain(principalOf(req), req.params.id),
   );
 };

@@ -1,98 +1,50 @@
-import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Type } from "@sinclair/typebox";
-import { principalOf } from "../plugins/auth.js";
+import { Page } from "../../contract/common.js";
 import {
   CreateExtensionBody,
   Extension,
-  IdParams,
-  Page,
-  PageQuery,
+  ExtensionListQuery,
   UpdateExtensionBody,
-  withErrors,
-} from "../schemas.js";
-import type { ApiServices } from "../services.js";
+} from "../../contract/extension.js";
+import { principalOf } from "../plugins/auth.js";
+import { IdParams, route } from "../schemas.js";
+import type { Routes } from "../services.js";
 
-const ListQuery = Type.Composite(
-  [
-    PageQuery,
-    Type.Object({
-      domain_id: Type.Optional(Type.String({ description: "keep the extensions of this domain" })),
-    }),
-  ],
-  { additionalProperties: true },
-);
-
-export const extensionRoutes: FastifyPluginAsyncTypebox<{ services: ApiServices }> = async (
-  app,
-  { services },
-) => {
+export const extensionRoutes: Routes = async (app, { services }) => {
   const ext = services.extensions;
   const tags = ["extensions"];
-  const one = withErrors({ 200: Extension });
+  /** A route on one extension, answered with the extension. */
+  const one = (summary: string) => route(tags, Extension, { summary, params: IdParams });
   app.post(
     "/extensions",
-    { schema: { tags, summary: "Create an extension", body: CreateExtensionBody, response: one } },
+    route(tags, Extension, { summary: "Create an extension", body: CreateExtensionBody }, { conflict: true }),
     (req) => ext.create(principalOf(req), req.body),
   );
   app.get(
     "/extensions",
-    {
-      schema: {
-        tags,
-        summary: "The customer's live extensions, newest first",
-        querystring: ListQuery,
-        response: withErrors({ 200: Page(Extension) }),
-      },
-    },
+    route(tags, Page(Extension), {
+      summary: "The customer's live extensions, newest first",
+      querystring: ExtensionListQuery,
+    }),
     (req) => ext.list(principalOf(req), req.query),
   );
-  app.get(
-    "/extensions/:id",
-    {
-      schema: {
-        tags,
-        summary: "One extension (a deleted one has tm_delete set)",
-        params: IdParams,
-        response: one,
-      },
-    },
-    (req) => ext.get(principalOf(req), req.params.id),
+  app.get("/extensions/:id", one("One extension (a deleted one has tm_delete set)"), (req) =>
+    ext.get(principalOf(req), req.params.id),
   );
   app.put(
     "/extensions/:id",
-    {
-      schema: {
-        tags,
-        summary: "Change name, detail or password; an omitted field keeps its value",
-        params: IdParams,
-        body: UpdateExtensionBody,
-        response: one,
-      },
-    },
+    route(tags, Extension, {
+      summary: "Change name, detail or password; an omitted field keeps its value",
+      params: IdParams,
+      body: UpdateExtensionBody,
+    }),
     (req) => ext.update(principalOf(req), req.params.id, req.body),
   );
-  app.delete(
-    "/extensions/:id",
-    {
-      schema: {
-        tags,
-        summary: "Soft-delete an extension; its registrations end",
-        params: IdParams,
-        response: one,
-      },
-    },
-    (req) => ext.remove(principalOf(req), req.params.id),
+  app.delete("/extensions/:id", one("Soft-delete an extension; its registrations end"), (req) =>
+    ext.remove(principalOf(req), req.params.id),
   );
   app.post(
     "/extensions/:id/direct-hash-regenerate",
-    {
-      schema: {
-        tags,
-        summary: "Draw a new direct hash; the old one stops resolving at once",
-        params: IdParams,
-        response: one,
-      },
-    },
+    one("Draw a new direct hash; the old one stops resolving at once"),
     (req) => ext.regenerateDirectHash(principalOf(req), req.params.id),
   );
 };

@@ -1,32 +1,19 @@
-import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Customer } from "../../contract/customer.js";
+import { Me } from "../../contract/user.js";
 import { principalOf } from "../plugins/auth.js";
-import { Customer, Me, withErrors } from "../schemas.js";
-import type { ApiServices } from "../services.js";
+import { route } from "../schemas.js";
+import type { Routes } from "../services.js";
 
-export const identityRoutes: FastifyPluginAsyncTypebox<{ services: ApiServices }> = async (
-  app,
-  { services },
-) => {
+export const identityRoutes: Routes = async (app, { services }) => {
+  const tags = ["identity"];
   app.get(
     "/customer",
-    {
-      schema: {
-        tags: ["identity"],
-        summary: "The caller's customer",
-        response: withErrors({ 200: Customer }),
-      },
-    },
+    route(tags, Customer, { summary: "The caller's customer" }, { anyRole: true }),
     (req) => services.tenants.customer(principalOf(req)),
   );
   app.get(
     "/me",
-    {
-      schema: {
-        tags: ["identity"],
-        summary: "The caller: the logged-in user, or the access key",
-        response: withErrors({ 200: Me }),
-      },
-    },
+    route(tags, Me, { summary: "The caller: the logged-in user, or the access key" }, { anyRole: true }),
     (req) => services.auth.me(principalOf(req)),
   );
 };

@@ -71,6 +71,30 @@ export function parseDeltaSeconds(value: string): number | undefined {
 }
 
 /**
+ * qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) (RFC 3261 §25.1), as a number from
+ * 0 to 1; undefined when malformed.
+ */
+export function parseQValue(value: string): number | undefined {
+  return /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(value) ? Number(value) : undefined;
+}
+
+/**
+ * The option tags of Require, Proxy-Require or Supported (RFC 3261 §20.32, §20.29, §20.37),
+ * lower-cased: option tags compare case-insensitively (§19.2 "option-tag = token").
+ */
+export function optionTags(
+  headers: SipHeaders,
+  name: "Require" | "Proxy-Require" | "Supported",
+): Set<string> {
+  const tags = new Set<string>();
+  for (const v of headers.getAll(name)) {
+    const t = v.trim().toLowerCase();
+    if (t !== "") tags.add(t);
+  }
+  return tags;
+}
+
+/**
  * Call-ID = word [ "@" word ] (RFC 3261 §25.1), read leniently: the stack only compares it, so
  * any non-empty run of visible characters is taken (deployed UAs put "=" and other characters
  * outside `word` in it); whitespace and control characters are refused.

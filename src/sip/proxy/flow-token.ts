@@ -3,16 +3,15 @@
 // puts the caller's and the callee's flows into its Record-Route, so every in-dialog request
 // finds both devices again, even behind NAT, without any dialog state on the proxy.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { detach } from "../../util/strings.js";
-import type { TransportName } from "../transport/types.js";
+import { detach } from "../message/detach.js";
+import type { FlowAddress, TransportName } from "../transport/flow.js";
 
-export interface FlowAddress {
-  transport: TransportName;
-  address: string;
-  port: number;
-}
+export type { FlowAddress } from "../transport/flow.js";
 
 const MAC_BYTES = 9;
+/** One letter per transport in the token's text (u and t as in tokens issued before TLS and WS). */
+const LETTER: Readonly<Record<TransportName, string>> = { UDP: "u", TCP: "t", TLS: "s", WS: "w", WSS: "x" };
+const BY_LETTER = new Map(Object.entries(LETTER).map(([name, l]) => [l, name as TransportName]));
 /**
  * Every call encodes two tokens and every in-dialog request checks two, an HMAC each; the same
  * few flows (a device, a trunk) recur in call after call, so the answers are remembered, up to
@@ -32,7 +31,7 @@ export class FlowTokens {
   }
 
   encode(flow: FlowAddress): string {
-    const text = `${flow.transport === "TCP" ? "t" : "u"}|${flow.address}|${flow.port}`;
+    const text = `${LETTER[flow.transport]}|${flow.address}|${flow.port}`;
     const known = this.encoded.get(text);
     if (known !== undefined) return known;
     const token = `${Buffer.from(text).toString("base64url")}.${this.mac(text).toString("base64url")}`;
@@ -60,8 +59,9 @@ export class FlowTokens {
     if (mac.length !== want.length || !timingSafeEqual(mac, want)) return undefined;
     if (Buffer.from(text).toString("base64url") !== token.slice(0, dot)) return undefined;
     const [t, address, port] = text.split("|");
-    if ((t !== "t" && t !== "u") || !address || !port || !/^\d{1,5}$/.test(port)) return undefined;
-    return { transport: t === "t" ? "TCP" : "UDP", address, port: Number(port) };
+    const transport = t === undefined ? undefined : BY_LETTER.get(t);
+    if (!transport || !address || !port || !/^\d{1,5}$/.test(port)) return undefined;
+    return { transport, address, port: Number(port) };
   }
 }
 

@@ -2,10 +2,10 @@
 // their transaction user (a proxy's response context, a UAC core) and their options.
 // Matching a response to its client transaction (§17.1.3: top Via branch and CSeq method) is
 // the owner's job; the transaction only sees the responses that matched it.
-import type { SipRequest, SipResponse } from "../message/index.js";
+import { type SipRequest, type SipResponse, serialize } from "../message/index.js";
 import type { InviteClientTransaction } from "./invite-client.js";
 import type { NonInviteClientTransaction } from "./non-invite-client.js";
-import type { Timers } from "./timers.js";
+import { defaultTimers, type Timers } from "./timers.js";
 
 export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
 
@@ -32,4 +32,29 @@ export interface ClientTransactionOptions<T extends ClientTransaction> {
   timers?: Timers;
   /** Called once, when the transaction enters Terminated (whatever the cause). */
   onTerminated?: (tx: T) => void;
+}
+
+/**
+ * The plumbing both client transactions have, set once from their options: the bytes sent (and
+ * retransmitted), the transport, the TU, the clock. The state machines stay in the subclasses.
+ */
+export abstract class ClientTransactionBase<T extends ClientTransaction> {
+  protected started = false;
+  /** The request as serialized once; a retransmission is these bytes again. */
+  protected bytes: Buffer | undefined;
+  protected readonly send: (data: Buffer) => void;
+  protected readonly reliable: boolean;
+  protected user: ClientTransactionUser<T>;
+  protected readonly timers: Timers;
+  protected readonly onTerminated: ((tx: T) => void) | undefined;
+
+  protected constructor(opts: ClientTransactionOptions<T>) {
+    if (!opts.request.headers.has("Via")) throw new TypeError(`the ${opts.request.method} has no Via`);
+    this.bytes = opts.bytes ?? serialize(opts.request);
+    this.send = opts.send;
+    this.reliable = opts.reliable;
+    this.user = opts.user;
+    this.timers = opts.timers ?? defaultTimers;
+    this.onTerminated = opts.onTerminated;
+  }
 }

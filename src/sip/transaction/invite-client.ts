@@ -6,10 +6,10 @@
 //   Completed  — a 300-699 arrived and was ACKed: retransmissions of it are ACKed again until Timer D.
 //   Terminated — forgotten.
 
-import { ownCopy } from "../../util/strings.js";
+import { ownCopy } from "../message/detach.js";
 import { getCSeq, SipHeaders, type SipRequest, type SipResponse, serialize } from "../message/index.js";
-import type { ClientTransactionOptions, ClientTransactionUser } from "./client-transaction.js";
-import { defaultTimers, T1, type TimerHandle, type Timers } from "./timers.js";
+import { ClientTransactionBase, type ClientTransactionOptions } from "./client-transaction.js";
+import { T1, type TimerHandle } from "./timers.js";
 
 export type { ClientTransactionUser } from "./client-transaction.js";
 
@@ -31,7 +31,7 @@ const NEXT: Readonly<Record<InviteClientState, readonly InviteClientState[]>> = 
   terminated: [],
 };
 
-export class InviteClientTransaction {
+export class InviteClientTransaction extends ClientTransactionBase<InviteClientTransaction> {
   /**
    * The INVITE, until a final response: the ACK of a 300-699 is built from it. Dropped then, as
    * are the bytes when retransmissions stop: an Accepted transaction lives 32 s (Timer M) at
@@ -39,16 +39,8 @@ export class InviteClientTransaction {
    */
   private request: SipRequest | undefined;
   private current: InviteClientState = "calling";
-  private started = false;
-  /** The INVITE as serialized once; a retransmission is these bytes again (§17.1.1.2). */
-  private bytes: Buffer | undefined;
   /** The ACK for the non-2xx final, built once and resent for each retransmission of it. */
   private ack: Buffer | undefined;
-  private readonly send: (data: Buffer) => void;
-  private readonly reliable: boolean;
-  private readonly user: ClientTransactionUser<InviteClientTransaction>;
-  private readonly timers: Timers;
-  private readonly onTerminated: ((tx: InviteClientTransaction) => void) | undefined;
   private timerA: TimerHandle | undefined;
   private timerB: TimerHandle | undefined;
   private timerD: TimerHandle | undefined;
@@ -57,15 +49,9 @@ export class InviteClientTransaction {
   constructor(opts: ClientTransactionOptions<InviteClientTransaction>) {
     const { request } = opts;
     if (request.method !== "INVITE") throw new TypeError(`not an INVITE: ${request.method}`);
-    if (!request.headers.has("Via")) throw new TypeError("the INVITE has no Via");
+    super(opts);
     if (getCSeq(request.headers) === undefined) throw new TypeError("the INVITE has no valid CSeq");
     this.request = request;
-    this.bytes = opts.bytes ?? serialize(request);
-    this.send = opts.send;
-    this.reliable = opts.reliable;
-    this.user = opts.user;
-    this.timers = opts.timers ?? defaultTimers;
-    this.onTerminated = opts.onTerminated;
   }
 
   get state(): InviteClientState {

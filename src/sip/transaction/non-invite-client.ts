@@ -3,9 +3,13 @@
 //   Proceeding — a provisional arrived: Timer E goes on at T2, Timer F still times out.
 //   Completed  — a final arrived and was passed up: retransmissions of it are absorbed until Timer K.
 //   Terminated — forgotten.
-import { type SipRequest, type SipResponse, serialize } from "../message/index.js";
-import type { ClientTransactionOptions, ClientTransactionUser } from "./client-transaction.js";
-import { defaultTimers, T1, T2, T4, type TimerHandle, type Timers } from "./timers.js";
+import type { SipResponse } from "../message/index.js";
+import {
+  ClientTransactionBase,
+  type ClientTransactionOptions,
+  type ClientTransactionUser,
+} from "./client-transaction.js";
+import { T1, T2, T4, type TimerHandle } from "./timers.js";
 
 export type NonInviteClientState = "trying" | "proceeding" | "completed" | "terminated";
 
@@ -26,17 +30,10 @@ const NEXT: Readonly<Record<NonInviteClientState, readonly NonInviteClientState[
   terminated: [],
 };
 
-export class NonInviteClientTransaction {
+export class NonInviteClientTransaction extends ClientTransactionBase<NonInviteClientTransaction> {
   private current: NonInviteClientState = "trying";
-  private started = false;
-  /** The request as serialized once; a retransmission is these bytes again. Dropped at the final. */
-  private bytes: Buffer | undefined;
-  private readonly send: (data: Buffer) => void;
-  private readonly reliable: boolean;
-  /** Let go of at the final: the TU's callbacks may hold its request (Timer K keeps us 5 s). */
-  private user: ClientTransactionUser<NonInviteClientTransaction>;
-  private readonly timers: Timers;
-  private readonly onTerminated: ((tx: NonInviteClientTransaction) => void) | undefined;
+  // (the bytes are dropped at the final, and the TU too: its callbacks may hold its request,
+  // and Timer K keeps the transaction 5 s)
   private timerE: TimerHandle | undefined;
   private timerF: TimerHandle | undefined;
   private timerK: TimerHandle | undefined;
@@ -46,13 +43,7 @@ export class NonInviteClientTransaction {
     // An INVITE has its own machine; an ACK has no transaction at all (§17).
     if (request.method === "INVITE" || request.method === "ACK")
       throw new TypeError(`not a non-INVITE transaction request: ${request.method}`);
-    if (!request.headers.has("Via")) throw new TypeError("the request has no Via");
-    this.bytes = opts.bytes ?? serialize(request);
-    this.send = opts.send;
-    this.reliable = opts.reliable;
-    this.user = opts.user;
-    this.timers = opts.timers ?? defaultTimers;
-    this.onTerminated = opts.onTerminated;
+    super(opts);
   }
 
   get state(): NonInviteClientState {

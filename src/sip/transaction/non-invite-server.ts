@@ -11,9 +11,9 @@
 // response alone: a retransmission is answered on its own flow, to the address its own (same)
 // Via gives, so nothing else needs to live the 32-64 s (at thousands of registrations per second
 // those objects were most of the old generation).
-import { detach, ownCopy } from "../../util/strings.js";
-import type { Flow } from "../transport/types.js";
-import { ExpiringMap } from "./expiring-map.js";
+import { detach, ownCopy } from "../message/detach.js";
+import type { Flow } from "../transport/flow.js";
+import { ExpiringMap } from "./matching.js";
 import { T1 } from "./timers.js";
 
 export const T1_MS = T1;
@@ -75,6 +75,19 @@ export class NonInviteServerTransactions {
     } else {
       tx.state = "proceeding";
     }
+  }
+
+  /**
+   * A rejection answered statelessly (CONTRACT §9, as Kamailio's sl_send_reply): the response
+   * goes once and the transaction is forgotten, so a retransmission of the request is answered
+   * afresh and a spoofed request never makes more than one datagram come back. Keeping the
+   * response for Timer J would only hold memory for what costs nothing to recompute.
+   */
+  respondStateless(tx: ServerTransaction, data: Buffer): void {
+    if (tx.state === "completed") return;
+    tx.state = "completed";
+    tx.flow.send(data, tx.address, tx.port);
+    this.forget(tx.key);
   }
 
   /** Drops a transaction whose request could not be answered (the TU gave up). */

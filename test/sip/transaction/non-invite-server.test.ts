@@ -2,7 +2,7 @@
 // the transaction and never handed up again, over the flow it came on.
 import { describe, expect, it } from "vitest";
 import { NonInviteServerTransactions } from "../../../src/sip/transaction/non-invite-server.js";
-import type { Flow, TransportName } from "../../../src/sip/transport/types.js";
+import type { Flow, TransportName } from "../../../src/sip/transport/flow.js";
 
 /** A flow that records what is sent on it, and where. */
 function flow(transport: TransportName = "UDP") {

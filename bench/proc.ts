@@ -338,12 +338,26 @@ export function bounded(seconds: number, command: string, argv: string[], signal
 }
 
 /** node running `script` through tsx, with the orphan guard; bounded by timeout(1) when `boundS` is given. */
+/**
+ * The Node flags `npm start` runs the server with (package.json's "start" script: README
+ * "Decisions"), given to every sipext server a benchmark starts, so it measures what users run.
+ */
+export const SERVER_NODE_FLAGS: readonly string[] = (
+  JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts.start as string
+)
+  .split(/\s+/)
+  .filter((w) => w.startsWith("--"));
+
 export function nodeChild(
   label: string,
   script: string[],
   o: { env: NodeJS.ProcessEnv; nodeArgs?: string[]; boundS?: number; forwardStderr?: boolean },
 ): Child {
-  const argv = [...(o.nodeArgs ?? []), "--import", "tsx", "--import", "./bench/orphan-guard.ts", ...script];
+  const flags = [
+    ...(script[0] === "src/cli/main.ts" && script[1] === "serve" ? SERVER_NODE_FLAGS : []),
+    ...(o.nodeArgs ?? []),
+  ];
+  const argv = [...flags, "--import", "tsx", "--import", "./bench/orphan-guard.ts", ...script];
   const [command, args] = o.boundS
     ? ["setpriv", bounded(o.boundS, process.execPath, argv)]
     : [process.execPath, argv];

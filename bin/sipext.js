@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
+// (The Node flags of `npm start`: README "Decisions", a young generation of 64 MiB.)
 // The package's `sipext` command: the compiled code in dist/ (`npm run build`) when it is there
 // and no older than the sources beside it; otherwise (a development checkout, edited since the
 // last build) the TypeScript sources through tsx, a dev dependency.

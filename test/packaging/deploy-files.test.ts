@@ -9,6 +9,22 @@ import { parse } from "yaml";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const read = (name: string) => readFileSync(join(ROOT, name), "utf8");
+/** The Node flags `npm start` gives the server (README "Decisions"): every launcher gives the same. */
+const startFlags = (JSON.parse(read("package.json")).scripts.start as string)
+  .split(/\s+/)
+  .filter((w) => w.startsWith("--"))
+  .join(" ");
+
+describe("the server's Node flags", () => {
+  it("npm start sets the young generation the README's decision names", () => {
+    expect(startFlags).toBe("--max-semi-space-size=64");
+    expect(read("README.md")).toContain("`--max-semi-space-size=64`");
+  });
+
+  it("are the same in the sipext command's shebang (the Dockerfile and the unit: below)", () => {
+    expect(read("bin/sipext.js").split("\n")[0]).toBe(`#!/usr/bin/env -S node ${startFlags}`);
+  });
+});
 
 /** The instructions, continuation lines joined: [keyword, arguments]. */
 function instructions(text: string): Array<[string, string]> {
@@ -41,7 +57,7 @@ describe("Dockerfile", () => {
     expect(runs).toContain("npm run build");
     expect(args("USER").at(-1)).toBe("node");
     expect(args("COPY").filter((c) => c.startsWith("--from=")).length).toBeGreaterThanOrEqual(2);
-    expect(args("ENTRYPOINT")[0]).toBe('["node", "dist/cli/main.js"]');
+    expect(args("ENTRYPOINT")[0]).toBe(`["node", "${startFlags}", "dist/cli/main.js"]`);
   });
 
   it("exposes the HTTP and SIP ports, UDP included, and checks /health/live", () => {
@@ -108,7 +124,7 @@ describe("deploy/sipext.service", () => {
   );
 
   it("runs the compiled server with plain node as an unprivileged user and stops it with SIGTERM", () => {
-    expect(keys.get("ExecStart")).toBe("/usr/bin/node /opt/sipext/dist/cli/main.js serve");
+    expect(keys.get("ExecStart")).toBe(`/usr/bin/node ${startFlags} /opt/sipext/dist/cli/main.js serve`);
     expect(keys.get("User")).toBe("sipext");
     expect(keys.get("KillSignal")).toBe("SIGTERM");
     expect(keys.get("WantedBy")).toBe("multi-user.target");

@@ -1,5 +1,7 @@
-// The reference: a bare Fastify 5 server answering the benchmarked method + path pairs with one
-// fixed extension-shaped JSON object: no auth, no validation, no database, no serializer schema.
+// The reference: a bare Fastify 5 server answering the benchmarked method + path pairs with fixed
+// extension-shaped JSON — one object, and for the list a page of 100 distinct ones (what sipext's
+// page holds, serialized on every request as sipext serializes its page): no auth, no validation,
+// no database, no serializer schema.
 // Usage: node --import tsx bench/api/bare.ts  → prints {"httpPort":N} once listening.
 import Fastify from "fastify";
 
@@ -19,9 +21,22 @@ const EXTENSION = {
   tm_delete: "",
 };
 
+/** A page as sipext's GET /v1.0/extensions?page_size=100 has it: 100 items and the next token. */
+const PAGE = {
+  result: Array.from({ length: 100 }, (_, i) => ({
+    ...EXTENSION,
+    id: `5e9c3f0a-6a4e-4b8e-9c1d-${i.toString(16).padStart(12, "0")}`,
+    name: `bench ${i}`,
+    extension: `bench-${1000 + i}`,
+    username: `bench-${1000 + i}`,
+    tm_create: `2024-01-01 00:00:00.${i.toString().padStart(6, "0")}`,
+  })),
+  next_page_token: "2024-01-01 00:00:00.000000",
+};
+
 const app = Fastify({ logger: false });
 app.get("/v1.0/extensions/:id", async () => EXTENSION);
-app.get("/v1.0/extensions", async () => EXTENSION);
+app.get("/v1.0/extensions", async () => PAGE);
 app.post("/v1.0/extensions", async () => EXTENSION);
 
 await app.listen({ host: "127.0.0.1", port: 0 });

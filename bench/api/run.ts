@@ -194,6 +194,7 @@ function tables(pairs: Pair[], paging: Paging): string[][] {
     return [name, fmtRps(m.rps), fmtMs(m.p50), fmtMs(m.p99), vsFirst, fmtUs(m.cpuUs)];
   };
   const byId = pairs[0] ? pairs[0].sipext.rps / pairs[0].bare.rps : 0;
+  const list = pairs[1] ? pairs[1].sipext.rps / pairs[1].bare.rps : 0;
   const deepRatio = paging.first.p99 > 0 ? paging.deep.p99 / paging.first.p99 : Number.POSITIVE_INFINITY;
   return [
     table(
@@ -212,9 +213,14 @@ function tables(pairs: Pair[], paging: Paging): string[][] {
         byId >= 0.5 ? "met" : "MISSED",
       ],
       [
-        `page ${deepPage} p99 within 2× of the first page's p99`,
+        "GET /v1.0/extensions (100) ≥ 50% of the bare route's page of 100 (#16)",
+        pct(list),
+        list >= 0.5 ? "met" : "MISSED",
+      ],
+      [
+        `page ${deepPage} p99 within 1.1× of the first page's p99 (#16)`,
         ratio(paging.deep.p99, paging.first.p99),
-        deepRatio <= 2 ? "met" : "MISSED",
+        deepRatio <= 1.1 ? "met" : "MISSED",
       ],
     ]),
   ];
@@ -232,8 +238,8 @@ function section(m: Machine, loadBefore: string, pairs: Pair[], paging: Paging):
       `load average before the run: ${loadBefore}`,
     "- Set-up: the sipext server (`src/cli/main.ts serve`, embedded SQLite in a fresh temp data dir, " +
       "`SIPEXT_LOG_LEVEL=warn`, JWT from `POST /auth/login`), the bare reference (a Fastify 5 route " +
-      "answering the same method and path with one fixed extension-shaped JSON object, no auth, no " +
-      "database) and autocannon 8 each run in their own process on the same machine. The bare route is " +
+      "answering the same method and path with fixed extension-shaped JSON — one object, or for the " +
+      "list a page of 100 distinct ones, serialized on every request — no auth, no database) and autocannon 8 each run in their own process on the same machine. The bare route is " +
       "measured right before each sipext figure with the same request bytes; ratios are sipext / bare " +
       "from that same run. Absolute numbers depend on the machine; the ratios are what to compare.",
     "- Columns: req/s is autocannon's mean over the measured seconds; p99 is its latency percentile " +
@@ -243,7 +249,7 @@ function section(m: Machine, loadBefore: string, pairs: Pair[], paging: Paging):
     ...api,
     "",
     `GET by id reads one of ${o.setupExtensions} extensions; the list returns a full page of 100 ` +
-      "(the bare route returns one object, so that ratio includes the cost of 99 more items); every POST " +
+      "(the bare route's page holds 100 objects too); every POST " +
       "creates a distinct extension (a fresh `extension` per request).",
     "",
     `### Paging with ${paging.seeded.toLocaleString("en-US")} extensions in one customer`,

@@ -94,6 +94,10 @@ export interface ExtensionStore {
   insert(row: ExtensionRow, event?: (row: ExtensionRow) => EventDraft, audit?: AuditDraft): Promise<unknown>;
   get(customerId: string, id: string): Promise<ExtensionView | undefined>;
   list(customerId: string, page: PageQuery): Promise<ExtensionView[]>;
+  /** The ids of the page `list` would return, in its order (a page of cached rows, extension-cache.ts). */
+  listIds(customerId: string, page: PageQuery): Promise<string[]>;
+  /** These extensions of the customer (deleted ones too), in no particular order. */
+  getMany(customerId: string, ids: readonly string[]): Promise<ExtensionView[]>;
   /** Updates a live extension; false when it is missing or deleted. With `event`, atomically. */
   update(
     customerId: string,

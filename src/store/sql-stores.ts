@@ -247,6 +247,23 @@ function extensionStore(db: Kysely<Database>, outbox: Outbox): ExtensionStore {
       if (page.before !== undefined) q = q.where("extensions.tm_create", "<", page.before);
       return q.orderBy("extensions.tm_create", "desc").limit(page.limit).execute();
     },
+    async listIds(customerId, page: PageQuery) {
+      let q = db
+        .selectFrom("extensions")
+        .select("id")
+        .where("customer_id", "=", customerId)
+        .where("tm_delete", "is", null);
+      if (page.before !== undefined) q = q.where("tm_create", "<", page.before);
+      const rows = await q.orderBy("tm_create", "desc").limit(page.limit).execute();
+      return rows.map((r) => r.id);
+    },
+    getMany: (customerId, ids) =>
+      ids.length === 0
+        ? Promise.resolve([])
+        : view()
+            .where("extensions.customer_id", "=", customerId)
+            .where("extensions.id", "in", [...ids])
+            .execute(),
     update,
     latestTmCreate,
     getLiveByDirectHash: (hash) =>

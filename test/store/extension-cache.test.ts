@@ -47,8 +47,11 @@ function counted(inner: ExtensionStore) {
       if (gate) await gate;
       return r;
     };
+  /** the ids each getMany asked for */
+  const manyAsked: string[][] = [];
   return {
     reads,
+    manyAsked,
     holdReads(until: Promise<void>) {
       gate = until;
     },
@@ -57,6 +60,10 @@ function counted(inner: ExtensionStore) {
       get: read(inner.get),
       getLiveByName: read(inner.getLiveByName),
       getLiveByDirectHash: read(inner.getLiveByDirectHash),
+      getMany: (customerId, ids) => {
+        manyAsked.push([...ids]);
+        return inner.getMany(customerId, ids);
+      },
     } satisfies ExtensionStore,
   };
 }
@@ -91,6 +98,27 @@ describe("extension cache over SQLite", () => {
     expect(await cache.getLiveByName(CUSTOMER, row.extension)).toEqual(first);
     expect(await cache.getLiveByDirectHash(row.direct_hash)).toEqual(first);
     expect(inner.reads.n).toBe(1);
+  });
+
+  it("serves a page from its ids and the cached rows, reading only the rows it lacks", async () => {
+    for (const n of [1, 2, 3]) await cache.insert(extension(n));
+    await cache.get(CUSTOMER, extension(2).id);
+    const page = await cache.list(CUSTOMER, { limit: 10 });
+    // Newest first, as the store orders them; only the two uncached rows were read.
+    expect(page.map((r) => r.extension)).toEqual(["1003", "1002", "1001"]);
+    expect(page.every((r) => r.domain_name === "c.example")).toBe(true);
+    expect(inner.manyAsked).toEqual([[extension(3).id, extension(1).id]]);
+    expect(await cache.list(CUSTOMER, { limit: 2, before: extension(3).tm_create })).toEqual(page.slice(1));
+    expect(inner.manyAsked).toHaveLength(2);
+    expect(inner.manyAsked[1]).toEqual([]);
+    expect(await cache.list(OTHER_CUSTOMER, { limit: 10 })).toEqual([]);
+  });
+
+  it("leaves a deleted extension out of the page, cached or not", async () => {
+    for (const n of [1, 2]) await cache.insert(extension(n));
+    await cache.list(CUSTOMER, { limit: 10 });
+    await cache.update(CUSTOMER, extension(2).id, { tm_update: LATER, tm_delete: LATER });
+    expect((await cache.list(CUSTOMER, { limit: 10 })).map((r) => r.extension)).toEqual(["1001"]);
   });
 
   it("never answers for another customer, a name of another customer or an unknown hash", async () => {

@@ -29,11 +29,24 @@ export function contactsOf(extId) {
   return m ? [...m.values()] : undefined;
 }
 
-/** Reads an extension's contacts from the API. */
+/** extension id → how many of its contact events this page has heard */
+const heard = new Map();
+const hear = (extId) => heard.set(extId, (heard.get(extId) ?? 0) + 1);
+
+/**
+ * Reads an extension's contacts from the API. An event heard while the answer was on its way may
+ * be newer than the answer (the list was read before the phone registered, the event came first):
+ * the contacts are read again rather than the event's news overwritten.
+ */
 export async function loadContacts(extId) {
-  const { result } = await api("GET", `/v1.0/extensions/${extId}/contacts`);
-  state.set(extId, new Map(result.map((c) => [c.uri, at(c)])));
-  changed(extId);
+  for (let attempt = 1; ; attempt++) {
+    const before = heard.get(extId) ?? 0;
+    const { result } = await api("GET", `/v1.0/extensions/${extId}/contacts`);
+    if ((heard.get(extId) ?? 0) !== before && attempt < 3) continue;
+    state.set(extId, new Map(result.map((c) => [c.uri, at(c)])));
+    changed(extId);
+    return;
+  }
 }
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -64,6 +77,7 @@ export function resetContacts() {
   state.clear();
   names.clear();
   rereads.clear();
+  heard.clear();
 }
 
 /** Calls `fn(extensionId)` when an extension's contacts change; returns the unsubscribe. */
@@ -77,6 +91,7 @@ const nameOf = (id) => names.get(id) ?? "an extension";
 
 onEvent("extension_registered", (e) => {
   const c = e.data;
+  hear(c.extension_id);
   const m = state.get(c.extension_id);
   if (m) m.set(c.uri, at(c));
   else state.set(c.extension_id, new Map([[c.uri, at(c)]]));
@@ -86,6 +101,7 @@ onEvent("extension_registered", (e) => {
 
 onEvent("extension_unregistered", (e) => {
   const c = e.data;
+  hear(c.extension_id);
   state.get(c.extension_id)?.delete(c.uri);
   announce(`Extension ${nameOf(c.extension_id)} unregistered (${c.reason}): ${describe(c)}`);
   changed(c.extension_id);

@@ -1,7 +1,8 @@
 // A read-through memory cache in front of an ExtensionStore, for the hot reads: GET
 // /v1.0/extensions/{id}, the registrar's credential lookup per REGISTER, the proxy's
-// direct-hash lookup per INVITE, and the rows of a page of GET /v1.0/extensions. On SQLite each of those reads costs three system calls for the
-// WAL read lock alone (more than the rest of the query), and the rows change rarely.
+// direct-hash lookup per INVITE, and the rows of a page of GET /v1.0/extensions. On SQLite each
+// of those reads costs three system calls for the WAL read lock alone (more than the rest of the
+// query), and the rows change rarely.
 //
 // Every write made through `insert`/`update` here drops the row it touches. The embedded SQLite
 // database has one server per data directory, but the `sipext` command (CONTRACT §16) writes

@@ -183,7 +183,12 @@ describe.each(DATABASES)("web console in Chromium on %s", (kind) => {
         .waitFor({ state: "attached" });
       heard();
       // The stale answer is not taken: the contacts are read again, and the device stays listed.
-      await eventually("the contacts read again", async () => held, (n) => n >= 2, 10_000);
+      await eventually(
+        "the contacts read again",
+        async () => held,
+        (n) => n >= 2,
+        10_000,
+      );
       const row = con.main().getByRole("row").filter({ hasText: e.ext });
       await row.getByText("1 device").waitFor();
       await con.page.waitForTimeout(300);

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely, Transaction } from "kysely";
 import { formatMicros, parseTimestamp } from "../util/time.js";
+import { newestTmCreate } from "./newest.js";
 import type { PageQuery } from "./ports.js";
 import type { AuditEventsTable, Database } from "./schema.js";
 
@@ -40,15 +41,9 @@ export async function appendAudit(
     .returning("audit_seq")
     .executeTakeFirst();
   if (!counter) return; // the customer is gone: nothing left to account for
-  const last = await tx
-    .selectFrom("audit_events")
-    .select("tm_create")
-    .where("customer_id", "=", customerId)
-    .orderBy("tm_create", "desc")
-    .limit(1)
-    .executeTakeFirst();
+  const last = await newestTmCreate(tx, "audit_events", customerId);
   const want = parseTimestamp(d.tmCreate) ?? 0;
-  const after = last ? (parseTimestamp(last.tm_create) ?? 0) + 1 : 0;
+  const after = last ? (parseTimestamp(last) ?? 0) + 1 : 0;
   await tx
     .insertInto("audit_events")
     .values({

@@ -4,6 +4,7 @@ import { CompiledQuery, type Kysely } from "kysely";
 import { type AuditDraft, sqlAuditStore } from "./audit.js";
 import { uniqueViolation } from "./db.js";
 import { type EventDraft, type EventNotifier, sqlEventStore } from "./events.js";
+import { newestTmCreate } from "./newest.js";
 import { type Outbox, outboxOf } from "./outbox.js";
 import {
   type AccessKeyStore,
@@ -93,16 +94,7 @@ function ownedRows<T extends OwnedTable>(db: Kysely<Database>, name: T, outbox: 
         audit,
       );
     },
-    async latestTmCreate(customerId: string) {
-      const r = await db
-        .selectFrom(table)
-        .select("tm_create")
-        .where("customer_id", "=", customerId)
-        .orderBy("tm_create", "desc")
-        .limit(1)
-        .executeTakeFirst();
-      return r?.tm_create;
-    },
+    latestTmCreate: (customerId: string) => newestTmCreate(db, name, customerId),
   };
 }
 

@@ -4,6 +4,7 @@
 // delivered or given up on) and a lease on the row (owner node and an expiry, set and renewed by
 // conditional UPDATEs, so two nodes never both believe they hold it).
 import type { ExpressionBuilder, Kysely } from "kysely";
+import { newestTmCreate } from "./newest.js";
 import type { CustomerRow, PageQuery } from "./ports.js";
 import type { Database, WebhookDeliveriesTable } from "./schema.js";
 
@@ -183,15 +184,6 @@ export function sqlWebhookStore(db: Kysely<Database>): WebhookStore {
         .executeTakeFirst();
       return { first: r?.first ?? undefined, count: Number(r?.n ?? 0) };
     },
-    async latestDeliveryTm(customerId) {
-      const r = await db
-        .selectFrom("webhook_deliveries")
-        .select("tm_create")
-        .where("customer_id", "=", customerId)
-        .orderBy("tm_create", "desc")
-        .limit(1)
-        .executeTakeFirst();
-      return r?.tm_create;
-    },
+    latestDeliveryTm: (customerId) => newestTmCreate(db, "webhook_deliveries", customerId),
   };
 }

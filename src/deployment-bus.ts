@@ -2,8 +2,9 @@
 // gone, bans started or lifted, nonce-counts accepted. Several machines on one PostgreSQL use its
 // LISTEN/NOTIFY (an engine every deployment already runs, no cluster protocol of ours), and so
 // do the workers of one machine (SIPEXT_WORKERS): each is a node. A node
-// never hears its own messages. Messages are small and best-effort: what must not be lost is in
-// the database, a message only says "read it now" (or carries a fact that expires by itself).
+// never hears its own messages, and hears each other node's in the order they were sent.
+// Messages are best-effort: what must not be lost is in the database (a node starting reads it
+// there); a message tells of a change already written, or carries a fact that expires by itself.
 
 import { randomBytes } from "node:crypto";
 import pg from "pg";
@@ -61,8 +62,7 @@ export function soloBus(): DeploymentBus {
 }
 
 /**
- * PostgreSQL LISTEN/NOTIFY on `url` (one connection kept for listening; NOTIFY goes through a
- * small pool).
+ * PostgreSQL LISTEN/NOTIFY on `url` (one connection kept for listening, one for sending).
  */
 export async function postgresBus(url: string, onError: (err: unknown) => void): Promise<DeploymentBus> {
   const nodeId = randomBytes(6).toString("hex");
@@ -97,7 +97,9 @@ export async function postgresBus(url: string, onError: (err: unknown) => void):
       onError(err);
     }
   });
-  const pool = new pg.Pool({ connectionString: u.toString(), max: 2 });
+  // One connection: NOTIFYs sent in order are delivered in order (changes of one binding must not
+  // overtake each other).
+  const pool = new pg.Pool({ connectionString: u.toString(), max: 1 });
   pool.on("error", onError);
   return {
     nodeId,

@@ -138,8 +138,13 @@ function readResults(file: string): RegisterStep[] {
   });
 }
 
-async function ramp(label: string, workdir: string, extra: string[]): Promise<RegisterRamp> {
-  const argv = [RUN_SH, "--workdir", workdir, ...extra, ...o.rampOptions];
+async function ramp(
+  label: string,
+  workdir: string,
+  extra: string[],
+  options = o.rampOptions,
+): Promise<RegisterRamp> {
+  const argv = [RUN_SH, "--workdir", workdir, ...extra, ...options];
   log(`${label}: bash ${argv.map(proc.shellQuote).join(" ")}`);
   const child = new proc.Child(`${label}-ramp`, "bash", argv, { cwd: proc.ROOT, forwardStderr: true });
   const code = await proc.within(o.rampBoundMs, `${label} ramp`, child.exited);
@@ -254,7 +259,15 @@ async function seedUsers(env: NodeJS.ProcessEnv): Promise<SeedResult> {
  * Starts sipext with `env` and ramps it; with `workers` > 1, once its primary has forked them all
  * and it answers OPTIONS (CPU and memory are the process tree's: run.sh --pid sums it).
  */
-async function sipextRamp(label: string, dir: string, env: NodeJS.ProcessEnv, workers = 1) {
+/**
+ * The warm-up of a --workers ramp: every user registered once at a low rate, unmeasured. A first
+ * step where every binding is new (inserts, extension_registered events, cold extension caches)
+ * costs PostgreSQL ~0.7 ms per registration and, with two workers queueing on the ten customers'
+ * event counters, could fail the ramp at its first step; the ramps compare workers at steady state.
+ */
+const WARM_UP = ["--rates", "500", "--duration", String(Math.ceil((USERS * 1.2) / 500)), "--refine", "0"];
+
+async function sipextRamp(label: string, dir: string, env: NodeJS.ProcessEnv, workers = 1, warmUp = false) {
   const profDir = join(dir, `cpuprof-${label}`);
   const nodeArgs = o.profile ? cpuProfArgs(profDir) : [];
   const server = proc.nodeChild(label, ["src/cli/main.ts", "serve"], { env, nodeArgs });
@@ -270,6 +283,13 @@ async function sipextRamp(label: string, dir: string, env: NodeJS.ProcessEnv, wo
     const forked = workers > 1 ? ` (primary of ${proc.descendants(server.pid).join(", ")})` : "";
     log(`${label} (pid ${server.pid}${forked}) answers on udp+tcp 127.0.0.1:${o.sipPort}`);
     const target = ["--target", `127.0.0.1:${o.sipPort}`, "--pid", String(server.pid)];
+    if (warmUp) {
+      const w = `${label}-warm-up`;
+      const r = await ramp(w, join(dir, w), ["--no-kamailio", "--no-install", ...target], WARM_UP);
+      log(
+        `${w}: ${fmt(r.steps[0]?.ok ?? 0)} registrations (${r.steps[0]?.failPct ?? "?"} % failed), not counted`,
+      );
+    }
     // CPU per registration over the whole ramp: the server's process tree and, on PostgreSQL, the
     // backends serving it (pool connections made meanwhile counted whole), less what both burn
     // idle (measured for 5 s before) over the ramp's wall time (its quiet waits included).
@@ -414,7 +434,7 @@ async function workersRamps(dir: string, n: number): Promise<WorkersRamp<Registe
     await seedUsers(envOf(1));
     for (const workers of [1, n]) {
       await emptyTables(url, ["bindings", "events", "sip_bans"]);
-      const ramp = await sipextRamp(`sipext-w${workers}`, dir, envOf(workers), workers);
+      const ramp = await sipextRamp(`sipext-w${workers}`, dir, envOf(workers), workers, true);
       out.push({ workers, schema: schemaOf(url), ramp });
       log(workersVerdict(out, n));
     }
@@ -443,7 +463,8 @@ function workersSectionOf(r: Report, n: number, all: WorkersRamp<RegisterStep>[]
         `${r.start.others.length ? `; other processes: ${r.start.others.map((l) => `\`${l.slice(0, 90)}\``).join(", ")}` : ""}. ` +
         `${r.kamailio ? `Kamailio ramp: ${busySummary(r.kamailio)}; ` : ""}` +
         all.map((w) => `${w.workers} worker(s): ${busySummary(w.ramp as RegisterRamp)}`).join("; "),
-      `Users: ${fmt(USERS)} extensions in ${DOMAINS} customers, the user set of \`users.awk\`, seeded once into the schema.`,
+      `Users: ${fmt(USERS)} extensions in ${DOMAINS} customers, the user set of \`users.awk\`, seeded once into the schema; ` +
+        `before each ramp, every user registered once (\`${WARM_UP.join(" ")}\`, not counted): the ramps compare steady state.`,
     ],
     loadLabel: "SIPp",
     kamailio: r.kamailio,

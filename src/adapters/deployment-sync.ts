@@ -1,16 +1,14 @@
 // Keeping the nodes of one deployment in step (CONTRACT §15) over the deployment bus: each node
-// answers REGISTERs from its memory and writes behind; once a batch is in the database it says
-// which extensions changed, and the others read those bindings back (they then route calls to
-// them and list them). Removals of another node's bindings (force-unregister, a deleted
-// extension, a replaced contact), bans, failed digest answers and logins, and accepted
-// nonce-counts travel the same way.
+// answers REGISTERs from its memory and writes behind; once a batch is in the database it sends
+// the batch's changes of bindings to the others (they then route calls to them and list them).
+// Bans, failed digest answers and logins, and accepted nonce-counts travel the same way.
 import type { LoginThrottle } from "../api/login-throttle.js";
 import type { LimitedBy, RateLimiter } from "../api/rate-limit.js";
 import type { DeploymentBus } from "../deployment-bus.js";
 import type { NonceService } from "../sip/auth/nonce.js";
 import type { SourceBans } from "../sip/guard/bans.js";
 import type { LocationService } from "../sip/registrar/location.js";
-import type { LocationStore, LocationWrite } from "../sip/registrar/location-store.js";
+import type { Binding, LocationStore, LocationWrite } from "../sip/registrar/location-store.js";
 import type { ChangeFeed } from "../store/change-feed.js";
 
 /** Accepted nonce-counts and failed answers are sent in batches at most this often. */
@@ -18,6 +16,86 @@ const BATCH_MS = 20;
 /** At most this many items per message (the bus's payload limit: a nonce-count is about 60 bytes). */
 const PER_MESSAGE = 60;
 
+/** A binding as it travels on the bus: its fields in a fixed order (a third of the JSON of the object). */
+type WireBinding = [
+  contact: string,
+  receivedIp: string,
+  receivedPort: number,
+  transport: Binding["transport"],
+  userAgent: string,
+  callId: string,
+  cseq: number,
+  instanceId: string,
+  regId: number | null,
+  q: number | null,
+  path: readonly string[],
+  node: string,
+  nodeAddress: string,
+  expires: number,
+  expireAt: number,
+  createdAt: number,
+  updatedAt: number,
+];
+
+const toWire = (b: Binding): WireBinding => [
+  b.contact,
+  b.receivedIp,
+  b.receivedPort,
+  b.transport,
+  b.userAgent,
+  b.callId,
+  b.cseq,
+  b.instanceId,
+  b.regId ?? null,
+  b.q ?? null,
+  b.path,
+  b.node,
+  b.nodeAddress,
+  b.expires,
+  b.expireAt,
+  b.createdAt,
+  b.updatedAt,
+];
+
+const fromWire = (w: WireBinding): Binding => ({
+  contact: w[0],
+  receivedIp: w[1],
+  receivedPort: w[2],
+  transport: w[3],
+  userAgent: w[4],
+  callId: w[5],
+  cseq: w[6],
+  instanceId: w[7],
+  regId: w[8] ?? undefined,
+  q: w[9] ?? undefined,
+  path: w[10],
+  node: w[11],
+  nodeAddress: w[12],
+  expires: w[13],
+  expireAt: w[14],
+  createdAt: w[15],
+  updatedAt: w[16],
+});
+
+/**
+ * One change of a batch, in the batch's order: a binding set (added or refreshed), one removed,
+ * or all of an extension's removed.
+ */
+type LocationChange =
+  | ["set", extensionId: string, customerId: string, binding: WireBinding]
+  | ["rm", extensionId: string, contact: string]
+  | ["rm-all", extensionId: string];
+
+/** Room for changes in one bus message: its limit, less the envelope and the escaping of quotes. */
+const CHANGES_PER_MESSAGE_CHARS = 7_000;
+
+/**
+ * Bindings in step over the deployment (CONTRACT §15). Once a batch is in the database, its
+ * changes go to the other nodes with the bindings themselves, in order (the bus keeps a node's
+ * messages in order), so the others apply them without reading anything back. A change too long
+ * for one message (a contact of kilobytes) is told as "read extension X" instead, and read from
+ * the store. Expiries are not told: every node drops an expired binding by itself.
+ */
 export function syncLocation(
   bus: DeploymentBus,
   location: LocationService,
@@ -25,17 +103,43 @@ export function syncLocation(
   onError: (err: unknown) => void,
 ): void {
   location.onFlushed = (writes: readonly LocationWrite[]) => {
-    const changed = new Map<string, string>();
+    const reread = new Map<string, string>();
+    let chunk: string[] = [];
+    let size = 0;
+    const send = () => {
+      if (chunk.length > 0) bus.publish("loc-changes", `[${chunk.join(",")}]`);
+      chunk = [];
+      size = 0;
+    };
     for (const w of writes) {
-      changed.set(w.extensionId, w.customerId);
-      // Another node's binding removed here: that node must forget it too.
-      if (w.op === "delete" && !location.own(w.binding))
-        bus.publish("loc-rm", JSON.stringify([w.extensionId, w.binding.contact]));
-      if (w.op === "delete-all") bus.publish("loc-rm", JSON.stringify([w.extensionId]));
+      if (w.op === "delete" && w.reason === "expired") continue;
+      const change: LocationChange =
+        w.op === "upsert"
+          ? ["set", w.extensionId, w.customerId, toWire(w.binding)]
+          : w.op === "delete"
+            ? ["rm", w.extensionId, w.binding.contact]
+            : ["rm-all", w.extensionId];
+      const text = JSON.stringify(change);
+      // Inside the bus's own JSON, every quote and backslash gains a backslash.
+      const cost = JSON.stringify(text).length;
+      if (cost > CHANGES_PER_MESSAGE_CHARS) {
+        reread.set(w.extensionId, w.customerId);
+        continue;
+      }
+      if (size + cost + 1 > CHANGES_PER_MESSAGE_CHARS) send();
+      chunk.push(text);
+      size += cost + 1;
     }
-    for (let ids = [...changed]; ids.length > 0; ids = ids.slice(50))
+    send();
+    for (let ids = [...reread]; ids.length > 0; ids = ids.slice(50))
       bus.publish("loc", JSON.stringify(ids.slice(0, 50)));
   };
+  bus.subscribe("loc-changes", (payload) => {
+    for (const change of JSON.parse(payload) as LocationChange[]) {
+      if (change[0] === "set") location.setForeign(change[1], change[2], fromWire(change[3]));
+      else location.forget(change[1], change[0] === "rm" ? change[2] : undefined);
+    }
+  });
   bus.subscribe("loc", (payload) => {
     const pairs = JSON.parse(payload) as Array<[string, string]>;
     const load = store.loadExtensions?.(
@@ -53,10 +157,6 @@ export function syncLocation(
         }
       })
       .catch(onError);
-  });
-  bus.subscribe("loc-rm", (payload) => {
-    const [extensionId, contact] = JSON.parse(payload) as [string, string?];
-    location.forget(extensionId, contact);
   });
 }
 

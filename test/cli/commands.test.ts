@@ -200,7 +200,7 @@ describe.each(DATABASES)("sipext commands on %s", (kind) => {
       const bus = await postgresBus(env.DATABASE_URL as string, (err) => {
         throw err;
       });
-      for (const topic of ["loc-rm", "unban"])
+      for (const topic of ["loc-changes", "unban"])
         bus.subscribe(topic, (payload) => heard.push([topic, payload]));
       try {
         const ext = json<Ext>(
@@ -247,7 +247,7 @@ describe.each(DATABASES)("sipext commands on %s", (kind) => {
           await new Promise((r) => setTimeout(r, 50));
         expect(heard).toEqual(
           expect.arrayContaining([
-            ["loc-rm", JSON.stringify([ext.id])],
+            ["loc-changes", JSON.stringify([["rm-all", ext.id]])],
             ["unban", "203.0.113.5"],
           ]),
         );

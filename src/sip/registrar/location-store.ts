@@ -102,6 +102,10 @@ export function memoryLocationStore(): LocationStore & { size(): number } {
       }
       return n;
     },
+    async loadExtensions(extensionIds, now) {
+      const ids = new Set(extensionIds);
+      return [...rows.values()].filter((r) => ids.has(r.extensionId) && r.binding.expireAt > now);
+    },
     size: () => rows.size,
   };
 }

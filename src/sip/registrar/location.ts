@@ -62,6 +62,16 @@ function intern(s: string): string {
   return copy;
 }
 
+/** A binding read or heard from elsewhere, its common strings shared with the others'. */
+const interned = (b: Binding): Binding => ({
+  ...b,
+  receivedIp: intern(b.receivedIp),
+  transport: intern(b.transport) as TransportName,
+  userAgent: intern(b.userAgent),
+  node: intern(b.node),
+  nodeAddress: intern(b.nodeAddress),
+});
+
 export class LocationService {
   private readonly index = new Map<string, Entry>();
   private queue: LocationWrite[] = [];
@@ -91,13 +101,7 @@ export class LocationService {
   async load(): Promise<number> {
     const stored = await this.store.loadLive(this.clock());
     for (const { extensionId, customerId, binding: b } of stored) {
-      const entry = this.entry(extensionId, customerId);
-      entry.bindings.push({
-        ...b,
-        receivedIp: intern(b.receivedIp),
-        transport: intern(b.transport) as TransportName,
-        userAgent: intern(b.userAgent),
-      });
+      this.entry(extensionId, customerId).bindings.push(interned(b));
     }
     return stored.length;
   }
@@ -299,6 +303,19 @@ export class LocationService {
     const entry = this.entry(extensionId, customerId);
     const mine = entry.bindings.filter((b) => this.own(b) && !elsewhere.has(b.contact));
     this.set(extensionId, entry, byQ([...mine, ...stored.filter((b) => !this.own(b))]));
+  }
+
+  /**
+   * Another node set this binding (CONTRACT §15): it takes the place of the one with its contact,
+   * unless that one is this node's and newer (the phone registered here since; the others hear).
+   */
+  setForeign(extensionId: string, customerId: string, b: Binding): void {
+    const entry = this.entry(extensionId, customerId);
+    const same = entry.bindings.find((x) => x.contact === b.contact);
+    if (same && this.own(same) && same.updatedAt > b.updatedAt) return;
+    const list = entry.bindings.filter((x) => x !== same);
+    list.push(interned(b));
+    this.set(extensionId, entry, byQ(list));
   }
 
   /** Another node removed a binding (or all of an extension's) and wrote it: memory follows. */

@@ -18,8 +18,10 @@ export interface DeploymentBus {
   readonly alone: boolean;
   publish(topic: string, payload: string): void;
   subscribe(topic: string, handler: BusHandler): void;
-  /** Told once if the bus stops hearing the others (its listening connection is lost). */
+  /** Told each time the bus stops hearing the others (its listening connection is lost). */
   onLost(cb: () => void): void;
+  /** Told each time it hears them again (listening on a new connection): what was said meanwhile is not heard. */
+  onRegained(cb: () => void): void;
   close(): Promise<void>;
 }
 
@@ -57,14 +59,25 @@ export function soloBus(): DeploymentBus {
     publish() {},
     subscribe() {},
     onLost() {},
+    onRegained() {},
     close: async () => {},
   };
 }
 
+/** After its listening connection is lost, the bus listens again this long after, doubling up to the most. */
+const RELISTEN_MS = 250;
+const RELISTEN_MAX_MS = 5_000;
+
 /**
- * PostgreSQL LISTEN/NOTIFY on `url` (one connection kept for listening, one for sending).
+ * PostgreSQL LISTEN/NOTIFY on `url` (one connection kept for listening, one for sending). A lost
+ * listening connection (PostgreSQL restarted, the connection cut) is made again, every
+ * `relistenMs` at first, then less often.
  */
-export async function postgresBus(url: string, onError: (err: unknown) => void): Promise<DeploymentBus> {
+export async function postgresBus(
+  url: string,
+  onError: (err: unknown) => void,
+  opts: { relistenMs?: number } = {},
+): Promise<DeploymentBus> {
   const nodeId = randomBytes(6).toString("hex");
   const u = new URL(url);
   u.searchParams.delete("schema");
@@ -73,30 +86,65 @@ export async function postgresBus(url: string, onError: (err: unknown) => void):
   const channel =
     `${CHANNEL}_${(new URL(url).searchParams.get("schema") ?? "public").replace(/[^A-Za-z0-9_]/g, "_")}`.toLowerCase();
   const d = dispatcher(nodeId);
-  const listener = new pg.Client({ connectionString: u.toString() });
   const lostHandlers: Array<() => void> = [];
-  let lost = false;
-  const loseOnce = () => {
-    if (lost) return;
-    lost = true;
-    for (const cb of lostHandlers) cb();
-  };
+  const regainedHandlers: Array<() => void> = [];
+  let listener: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
   let closing = false;
-  listener.on("error", (err) => {
-    onError(err);
-    loseOnce();
-  });
-  listener.on("end", () => closing || loseOnce());
-  await listener.connect();
-  await listener.query(`LISTEN ${channel}`);
-  listener.on("notification", (m) => {
-    if (m.channel !== channel || !m.payload) return;
-    try {
-      d.deliver(JSON.parse(m.payload) as Wire);
-    } catch (err) {
+
+  /** A new listening connection (rejects if it cannot connect or LISTEN). */
+  async function listen(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: u.toString() });
+    client.on("notification", (m) => {
+      if (m.channel !== channel || !m.payload) return;
+      try {
+        d.deliver(JSON.parse(m.payload) as Wire);
+      } catch (err) {
+        onError(err);
+      }
+    });
+    client.on("error", (err) => {
       onError(err);
+      dropped(client);
+    });
+    client.on("end", () => dropped(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${channel}`);
+    } catch (err) {
+      client.end().catch(() => {});
+      throw err;
     }
-  });
+    return client;
+  }
+
+  /** The listening connection is gone: say so, and listen again. */
+  function dropped(client: pg.Client): void {
+    if (client !== listener || closing) return;
+    listener = undefined;
+    client.end().catch(() => {});
+    for (const cb of lostHandlers) cb();
+    relisten(opts.relistenMs ?? RELISTEN_MS);
+  }
+
+  function relisten(ms: number): void {
+    retry = setTimeout(() => {
+      listen().then(
+        (client) => {
+          if (closing) return void client.end().catch(() => {});
+          listener = client;
+          for (const cb of regainedHandlers) cb();
+        },
+        (err) => {
+          onError(err);
+          relisten(Math.min(ms * 2, RELISTEN_MAX_MS));
+        },
+      );
+    }, ms);
+    retry.unref();
+  }
+
+  listener = await listen();
   // One connection: NOTIFYs sent in order are delivered in order (changes of one binding must not
   // overtake each other).
   const pool = new pg.Pool({ connectionString: u.toString(), max: 1 });
@@ -114,12 +162,16 @@ export async function postgresBus(url: string, onError: (err: unknown) => void):
     },
     subscribe: d.subscribe,
     onLost(cb) {
-      if (lost) cb();
-      else lostHandlers.push(cb);
+      lostHandlers.push(cb);
+      if (!listener) cb();
+    },
+    onRegained(cb) {
+      regainedHandlers.push(cb);
     },
     async close() {
       closing = true;
-      await listener.end().catch(() => {});
+      clearTimeout(retry);
+      await listener?.end().catch(() => {});
       await pool.end().catch(() => {});
     },
   };

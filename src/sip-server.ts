@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { authFailedEvents } from "./adapters/auth-failed-events.js";
 import { recordCalls } from "./adapters/call-records.js";
 import { syncBanLifts, syncGuards } from "./adapters/deployment-sync.js";
-import { keepBans } from "./adapters/sip-bans.js";
+import { keepBans, loadBans } from "./adapters/sip-bans.js";
 import { storeCallTargets, storeCredentials } from "./adapters/sip-credentials.js";
 import type { SipMetrics } from "./adapters/sip-metrics.js";
 import { addressBlocks, type Config, sipSelfHosts } from "./config.js";
@@ -112,6 +112,10 @@ export async function startSip({
   if (!bus.alone) {
     syncGuards(bus, nonces, bans);
     syncBanLifts(bus, core.banLifted, bans);
+    // Bans made elsewhere while this node did not hear the bus are in the database.
+    bus.onRegained(() => {
+      loadBans(bans, core.stores, Date.now()).catch((err) => sipLogger.error({ err }, "SIP bans not read"));
+    });
   }
   const server = await startSipServer({
     host: config.sipHost,

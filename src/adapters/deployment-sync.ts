@@ -140,6 +140,14 @@ export function syncLocation(
       else location.forget(change[1], change[0] === "rm" ? change[2] : undefined);
     }
   });
+  // Changes told while this node was not listening were not heard: every other node's binding
+  // becomes what the store holds.
+  bus.onRegained(() => {
+    store
+      .loadLive(Date.now() * 1000)
+      .then((stored) => location.resyncForeign(stored))
+      .catch(onError);
+  });
   bus.subscribe("loc", (payload) => {
     const pairs = JSON.parse(payload) as Array<[string, string]>;
     const load = store.loadExtensions?.(
@@ -257,10 +265,12 @@ export function syncRateLimits(bus: DeploymentBus, limiter: RateLimiter): void {
 
 /**
  * Extensions cached by this node are dropped whenever any writer commits a change to them (the
- * trigger of migration 009 says so on the bus), and trusted only while the bus is heard.
+ * trigger of migration 009 says so on the bus), and trusted only while the bus is heard (once it
+ * is heard again, the cache starts empty).
  */
 export function syncExtensionCache(bus: DeploymentBus, feed: ChangeFeed): void {
   bus.subscribe("ext", () => feed.changed());
   bus.onLost(() => feed.lost());
+  bus.onRegained(() => feed.listening());
   feed.listening();
 }

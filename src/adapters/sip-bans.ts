@@ -25,10 +25,15 @@ async function targetOf(stores: BanKeeping["stores"], ban: Ban) {
   return { customerId: domain.customer_id, extensionId: ext?.id ?? "" };
 }
 
-export async function keepBans(bans: SourceBans, k: BanKeeping, now: number): Promise<void> {
-  for (const row of await k.stores.sipBans.loadActive(formatMicros(now * 1000))) {
+/** The bans in force at `now` (ms), from the database: at start-up, and when the bus is heard again. */
+export async function loadBans(bans: SourceBans, stores: BanKeeping["stores"], now: number): Promise<void> {
+  for (const row of await stores.sipBans.loadActive(formatMicros(now * 1000))) {
     bans.add(row.source, (parseTimestamp(row.tm_expire) ?? 0) / 1000);
   }
+}
+
+export async function keepBans(bans: SourceBans, k: BanKeeping, now: number): Promise<void> {
+  await loadBans(bans, k.stores, now);
   bans.onBan((ban) => {
     void (async () => {
       const { customerId, extensionId } = await targetOf(k.stores, ban);

@@ -206,6 +206,10 @@ export function sqlLocationStore(
         .selectFrom("bindings")
         .selectAll()
         .where("tm_expire", ">", formatMicros(now))
+        // The order memory keeps them in (the last refreshed last), not the database's whim: a
+        // restart lists an extension's contacts as before it (PostgreSQL returned them otherwise).
+        .orderBy("tm_update")
+        .orderBy("contact")
         .execute();
       return rows.map(fromRow);
     },

@@ -27,6 +27,7 @@ function busPair(): [DeploymentBus & { sent: string[] }, DeploymentBus & { sent:
         handlers.set(topic, [...(handlers.get(topic) ?? []), h]);
       },
       onLost() {},
+      onRegained() {},
       close: async () => {},
     };
   };

@@ -56,6 +56,7 @@ describe.each(DATABASES)("linphonec against sipext on %s", (kind) => {
         // linphonec itself says it is registered.
         expect(await phone.registered()).toBe(`registered, identity=${address(e)} duration=600`);
         // The first REGISTER went to sipext and was challenged with 401 MD5, the second passed.
+        await until("the 401 in linphonec's log", () => phone.wire("received", "SIP/2.0 401 ").length > 0);
         expect(phone.wire("received", "SIP/2.0 401 ")[0]?.raw).toMatch(
           /^WWW-Authenticate: Digest realm="[^"]+", nonce="[^"]+", qop="auth", algorithm=MD5\r?$/m,
         );
@@ -96,6 +97,12 @@ describe.each(DATABASES)("linphonec against sipext on %s", (kind) => {
     const phone = await linphone(e, { proxy: "domain" });
     await s.phones.explain(async () => {
       await s.registered(e);
+      // linphonec writes its log after it acts: the REGISTER with digest may be logged a moment
+      // after sipext has stored its binding (CI saw it missing once).
+      await until(
+        "the second REGISTER in linphonec's log",
+        () => phone.wire("sent", "REGISTER ").length >= 2,
+      );
       const [first, second] = phone.wire("sent", "REGISTER ");
       // Linphone resolved the domain itself (no proxy address anywhere) and sent there.
       expect(first?.firstLine).toBe(`REGISTER sip:${domain} SIP/2.0`);
@@ -120,6 +127,11 @@ describe.each(DATABASES)("linphonec against sipext on %s", (kind) => {
         await invitation.accept();
         await phone.line(/Call 1 with \S+ connected\./);
         await sessionState(invitation, SessionState.Established);
+        await until(
+          "the INVITE with credentials in linphonec's log",
+          () => phone.wire("sent", "INVITE ").length >= 2,
+        );
+        await until("the 407 in linphonec's log", () => phone.wire("received", "SIP/2.0 407 ").length > 0);
         const invites = phone.wire("sent", "INVITE ");
         expect(invites).toHaveLength(2);
         expect(invites[1]?.raw).toMatch(/^Proxy-Authorization:\s+Digest /m);

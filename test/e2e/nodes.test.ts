@@ -3,17 +3,19 @@
 // knows the other learns within a second: bindings (listed, called, force-unregistered), a
 // deleted extension, a ban, a used nonce-count. A call reaching node A for a phone whose TCP
 // connection node B holds goes through B.
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Contact } from "../../src/contract/contact.js";
 import { digestHa1 } from "../../src/domain/secrets.js";
+import { formatMicros } from "../../src/util/time.js";
 import {
   type Client,
   client,
   DATABASES,
   type Harness,
   newSchemaUrl,
+  PG_URL,
   startHarness,
   stopHarness,
 } from "../helpers/harness.js";
@@ -221,6 +223,54 @@ describe.runIf(DATABASES.includes("postgres"))("two nodes on one PostgreSQL", ()
     while ((await contactsAt(apiB, e)).length > 0 && Date.now() - t1 < 1_000)
       await new Promise((r) => setTimeout(r, 20));
     expect(await contactsAt(apiB, e)).toEqual([]);
+  });
+
+  it("after PostgreSQL cuts every node's listening connection (as a restart does), the nodes listen again: a phone registered meanwhile is listed at the other, and changes travel again", async () => {
+    const e = await extension();
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    const schema = new URL(databaseUrl).searchParams.get("schema");
+    const cut = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1", [
+      `LISTEN sipext_${schema}`,
+    ]);
+    await admin.end();
+    expect(cut.rowCount).toBeGreaterThanOrEqual(2);
+    const phone = await registeredAt(b, e);
+    const listed = await within(3_000, async () => (await contactsAt(apiA, e)).length === 1);
+    expect(listed).toBeLessThan(3_000);
+    expect((await contactsAt(apiA, e)).map((c) => c.uri)).toEqual([phone.contact]);
+    expect((await apiA.del(`/v1.0/extensions/${e.id}/contacts`)).status).toBe(200);
+    expect(await within(1_000, async () => (await contactsAt(apiB, e)).length === 0)).toBeLessThan(1_000);
+  });
+
+  it("a ban a node did not hear of (its listening connection cut) is read from the database once it listens again", async () => {
+    const e = await extension();
+    const source = "127.0.0.9";
+    const atB = async () => {
+      const p = await RawPhone.open(
+        { sipPort: b.server.sip.port, domain: a.admin.domainName, ext: e.ext, password: e.password },
+        await udpChannel(b.server.sip.port, source),
+      );
+      phones.push(p);
+      void p.register().catch(() => {});
+      return (await p.quiet(400)).length === 0;
+    };
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    const schema = new URL(databaseUrl).searchParams.get("schema");
+    const now = Date.now() * 1000;
+    // Written as another node writes a ban, without its message on the bus.
+    await admin.query(
+      `INSERT INTO "${schema}".sip_bans (id, source, customer_id, extension_id, failures, tm_create, tm_expire) VALUES ($1, $2, $3, $4, 10, $5, $6)`,
+      [randomUUID(), source, a.admin.customerId, e.id, formatMicros(now), formatMicros(now + 600e6)],
+    );
+    expect(await atB()).toBe(false);
+    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1", [
+      `LISTEN sipext_${schema}`,
+    ]);
+    await admin.end();
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await atB()).toBe(true);
   });
 
   /** Registers `e` with `password` at `node` from its own loopback address: the final status line. */

@@ -6,7 +6,13 @@
 import type { Clock } from "../../util/time.js";
 import { detach } from "../message/detach.js";
 import type { TransportName } from "../transport/flow.js";
-import type { Binding, BindingSource, LocationStore, LocationWrite } from "./location-store.js";
+import type {
+  Binding,
+  BindingSource,
+  LocationStore,
+  LocationWrite,
+  StoredBinding,
+} from "./location-store.js";
 
 export type { Binding } from "./location-store.js";
 
@@ -302,7 +308,7 @@ export class LocationService {
     const elsewhere = new Set(stored.filter((b) => !this.own(b)).map((b) => b.contact));
     const entry = this.entry(extensionId, customerId);
     const mine = entry.bindings.filter((b) => this.own(b) && !elsewhere.has(b.contact));
-    this.set(extensionId, entry, byQ([...mine, ...stored.filter((b) => !this.own(b))]));
+    this.set(extensionId, entry, byQ([...mine, ...stored.filter((b) => !this.own(b)).map(interned)]));
   }
 
   /**
@@ -316,6 +322,23 @@ export class LocationService {
     const list = entry.bindings.filter((x) => x !== same);
     list.push(interned(b));
     this.set(extensionId, entry, byQ(list));
+  }
+
+  /**
+   * The bus was not heard for a while (CONTRACT §15): the other nodes' bindings of every
+   * extension become what the store says (`stored`: every live binding); this node's own stay.
+   */
+  resyncForeign(stored: readonly StoredBinding[]): void {
+    const byExtension = new Map<string, { customerId: string; bindings: Binding[] }>();
+    for (const s of stored) {
+      const e = byExtension.get(s.extensionId) ?? { customerId: s.customerId, bindings: [] };
+      e.bindings.push(s.binding);
+      byExtension.set(s.extensionId, e);
+    }
+    for (const [id, entry] of [...this.index]) {
+      if (!byExtension.has(id)) this.replaceForeign(id, entry.customerId, []);
+    }
+    for (const [id, e] of byExtension) this.replaceForeign(id, e.customerId, e.bindings);
   }
 
   /** Another node removed a binding (or all of an extension's) and wrote it: memory follows. */

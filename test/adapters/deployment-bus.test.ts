@@ -15,7 +15,7 @@ import { LocationService } from "../../src/sip/registrar/location.js";
 import { type Db, openDatabase } from "../../src/store/db.js";
 import { DATABASES, dropSchema, newSchemaUrl, PG_URL } from "../helpers/harness.js";
 import { contact, origin } from "../helpers/registrations.js";
-import { insertTenantRows } from "../helpers/rows.js";
+import { extensionRow, insertTenantRows } from "../helpers/rows.js";
 
 const customerId = "00000000-0000-4000-8000-000000000001";
 const domainId = "00000000-0000-4000-8000-0000000000d1";
@@ -59,21 +59,7 @@ describe.runIf(DATABASES.includes("postgres"))("deployment bus on PostgreSQL", (
     await insertTenantRows(db.kysely, { customerId, domainId });
     await db.kysely
       .insertInto("extensions")
-      .values({
-        id: extId,
-        customer_id: customerId,
-        domain_id: domainId,
-        name: "",
-        detail: "",
-        extension: "100",
-        password_enc: null,
-        ha1_md5: "x",
-        ha1_sha256: "y",
-        direct_hash: "abcdefabcdef",
-        tm_create: "2027-01-01 00:00:00.000000",
-        tm_update: null,
-        tm_delete: null,
-      })
+      .values(extensionRow({ id: extId, customerId, domainId }))
       .execute();
   });
 

@@ -12,7 +12,7 @@ import type { LocationWrite } from "../../src/sip/registrar/location-store.js";
 import { type Db, openDatabase } from "../../src/store/db.js";
 import { sqlStores } from "../../src/store/sql-stores.js";
 import { DATABASES, dropSchema, newSchemaUrl } from "../helpers/harness.js";
-import { insertTenantRows } from "../helpers/rows.js";
+import { extensionRow, insertTenantRows } from "../helpers/rows.js";
 
 const CUSTOMERS = [1, 2, 3, 4].map((n) => `00000000-0000-4000-8000-00000000000${n}`);
 const extensionOf = (c: number) => `00000000-0000-4000-8000-0000000000e${c}`;
@@ -59,21 +59,9 @@ describe.runIf(DATABASES.includes("postgres"))("write-behind of two nodes on one
     for (const [c, customerId] of CUSTOMERS.entries()) {
       const domainId = `00000000-0000-4000-8000-0000000000d${c}`;
       await insertTenantRows(db.kysely, { customerId, domainId, domainName: `c${c}.example` });
-      await stores.extensions.insert({
-        id: extensionOf(c),
-        customer_id: customerId,
-        domain_id: domainId,
-        name: "",
-        detail: "",
-        extension: "100",
-        ha1_md5: "x",
-        ha1_sha256: "y",
-        password_enc: null,
-        direct_hash: `hash${c}`,
-        tm_create: "2027-01-01 00:00:00.000000",
-        tm_update: null,
-        tm_delete: null,
-      });
+      await stores.extensions.insert(
+        extensionRow({ id: extensionOf(c), customerId, domainId, directHash: `hash${c}` }),
+      );
     }
   });
 

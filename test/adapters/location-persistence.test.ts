@@ -7,7 +7,7 @@ import { LocationService } from "../../src/sip/registrar/location.js";
 import { type Db, openDatabase } from "../../src/store/db.js";
 import { DATABASES, dropSchema, newSchemaUrl } from "../helpers/harness.js";
 import { contact, origin } from "../helpers/registrations.js";
-import { insertTenantRows } from "../helpers/rows.js";
+import { extensionRow, insertTenantRows } from "../helpers/rows.js";
 
 const T0 = 1_800_000_000_000_000;
 
@@ -29,21 +29,7 @@ describe.each(DATABASES)("location service on %s", (kind) => {
     await insertTenantRows(db.kysely, { customerId, domainId: "00000000-0000-4000-8000-0000000000d1" });
     await db.kysely
       .insertInto("extensions")
-      .values({
-        id: extId,
-        customer_id: customerId,
-        domain_id: "00000000-0000-4000-8000-0000000000d1",
-        name: "",
-        detail: "",
-        extension: "100",
-        password_enc: null,
-        ha1_md5: "x",
-        ha1_sha256: "y",
-        direct_hash: "abcdefabcdef",
-        tm_create: "2027-01-01 00:00:00.000000",
-        tm_update: null,
-        tm_delete: null,
-      })
+      .values(extensionRow({ id: extId, customerId, domainId: "00000000-0000-4000-8000-0000000000d1" }))
       .execute();
   });
 

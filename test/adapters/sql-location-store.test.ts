@@ -17,7 +17,7 @@ import type { Stores } from "../../src/store/ports.js";
 import { sqlStores } from "../../src/store/sql-stores.js";
 import { parseTimestamp } from "../../src/util/time.js";
 import { DATABASES, dropSchema, newSchemaUrl } from "../helpers/harness.js";
-import { insertTenantRows } from "../helpers/rows.js";
+import { extensionRow, insertTenantRows } from "../helpers/rows.js";
 
 const CUSTOMER = "00000000-0000-4000-8000-000000000001";
 const DOMAIN = "00000000-0000-4000-8000-0000000000d1";
@@ -76,21 +76,16 @@ describe.each(DATABASES)("SQL location store batches on %s", (kind) => {
     store = sqlLocationStore(db.kysely);
     await insertTenantRows(db.kysely, { customerId: CUSTOMER, domainId: DOMAIN });
     for (const [i, id] of EXTENSIONS.entries()) {
-      await stores.extensions.insert({
-        id,
-        customer_id: CUSTOMER,
-        domain_id: DOMAIN,
-        name: "",
-        detail: "",
-        extension: `${100 + i}`,
-        ha1_md5: "x",
-        ha1_sha256: "y",
-        password_enc: null,
-        direct_hash: `hash${i}`,
-        tm_create: `2027-01-01 00:00:00.00000${i}`,
-        tm_update: null,
-        tm_delete: null,
-      });
+      await stores.extensions.insert(
+        extensionRow({
+          id,
+          customerId: CUSTOMER,
+          domainId: DOMAIN,
+          extension: `${100 + i}`,
+          directHash: `hash${i}`,
+          tmCreate: `2027-01-01 00:00:00.00000${i}`,
+        }),
+      );
     }
   });
 

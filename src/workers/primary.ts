@@ -45,7 +45,11 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Work
   const slotOf = new Map<Worker, number>();
   let stopping = false;
   const broadcast = () => {
-    for (const w of slotOf.keys()) if (w.isConnected()) w.send({ kind: SIBLINGS, ports });
+    if (stopping) return;
+    // A sibling may be exiting too: its channel closes under the send (EPIPE). That is no error
+    // of the primary's, and without the callback it would be thrown and end the primary.
+    for (const w of slotOf.keys())
+      if (w.isConnected()) w.send({ kind: SIBLINGS, ports }, undefined, () => {});
   };
   const started = new Promise<void>((resolve, reject) => {
     let ready = 0;
@@ -56,6 +60,7 @@ export async function startWorkers(config: Config, logger: Logger): Promise<Work
         SIPEXT_WORKER_SECRET: secret,
       });
       slotOf.set(w, slot);
+      w.on("error", (err) => logger.warn({ err, worker: slot }, "worker channel"));
       let served = false;
       w.on("message", (m: WorkerMessage) => {
         if (m?.kind === OWN_PORT && typeof m.port === "number") {

@@ -59,7 +59,12 @@ describe.each(DATABASES)("API rate limits on %s", (kind) => {
     expect(res.body.error.details[0]?.limited_by).toBe("ip");
     expect(res.body.error.message).toMatch(/5\/s/);
     // Unauthenticated requests count too: the address is limited before its credential is read.
-    expect((await client(h.url).get("/v1.0/me")).status).toBe(429);
+    // A token comes back every 200 ms: on a slow machine one or two may have, and get a 401 (CI).
+    const anon = client(h.url);
+    const answers: number[] = [];
+    while (answers.at(-1) !== 429 && answers.length < 10) answers.push((await anon.get("/v1.0/me")).status);
+    expect(answers.at(-1)).toBe(429);
+    expect(answers.filter((st) => st === 401).length).toBeLessThanOrEqual(3);
     await new Promise((r) => setTimeout(r, Number(res.headers.get("retry-after")) * 1000));
     expect((await api.get("/v1.0/me")).status).toBe(200);
   });

@@ -256,10 +256,6 @@ async function seedUsers(env: NodeJS.ProcessEnv): Promise<SeedResult> {
 }
 
 /**
- * Starts sipext with `env` and ramps it; with `workers` > 1, once its primary has forked them all
- * and it answers OPTIONS (CPU and memory are the process tree's: run.sh --pid sums it).
- */
-/**
  * The warm-up of a --workers ramp: every user registered once at a low rate, unmeasured. A first
  * step where every binding is new (inserts, extension_registered events, cold extension caches)
  * costs PostgreSQL ~0.7 ms per registration and, with two workers queueing on the ten customers'
@@ -267,6 +263,10 @@ async function seedUsers(env: NodeJS.ProcessEnv): Promise<SeedResult> {
  */
 const WARM_UP = ["--rates", "500", "--duration", String(Math.ceil((USERS * 1.2) / 500)), "--refine", "0"];
 
+/**
+ * Starts sipext with `env` and ramps it; with `workers` > 1, once its primary has forked them all
+ * and it answers OPTIONS (CPU and memory are the process tree's: run.sh --pid sums it).
+ */
 async function sipextRamp(label: string, dir: string, env: NodeJS.ProcessEnv, workers = 1, warmUp = false) {
   const profDir = join(dir, `cpuprof-${label}`);
   const nodeArgs = o.profile ? cpuProfArgs(profDir) : [];

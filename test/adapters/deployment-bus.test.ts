@@ -6,45 +6,24 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { syncLocation } from "../../src/adapters/deployment-sync.js";
 import { sqlLocationStore } from "../../src/adapters/sql-location-store.js";
 import { type DeploymentBus, postgresBus } from "../../src/deployment-bus.js";
 import { LocationService } from "../../src/sip/registrar/location.js";
 import { type Db, openDatabase } from "../../src/store/db.js";
-import { DATABASES, dropSchema, newSchemaUrl, PG_URL } from "../helpers/harness.js";
+import { cutBusListeners, DATABASES, dropSchema, newSchemaUrl } from "../helpers/harness.js";
 import { contact, origin } from "../helpers/registrations.js";
 import { extensionRow, insertTenantRows } from "../helpers/rows.js";
+import { until } from "../sip/raw-sip.js";
 
 const customerId = "00000000-0000-4000-8000-000000000001";
 const domainId = "00000000-0000-4000-8000-0000000000d1";
 const extId = "00000000-0000-4000-8000-0000000000e1";
 
-const until = async (what: string, ok: () => boolean, ms = 5_000) => {
-  for (const end = Date.now() + ms; !ok(); await new Promise((r) => setTimeout(r, 20)))
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-};
-
-/** Cuts every connection LISTENing on `schema`'s channel, from the server's side. */
-async function cutListeners(schema: string): Promise<number> {
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  try {
-    const r = await admin.query(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1 AND pid <> pg_backend_pid()",
-      [`LISTEN sipext_${schema}`],
-    );
-    return r.rowCount ?? 0;
-  } finally {
-    await admin.end();
-  }
-}
-
 // Skipped on SQLite for a reason: one node alone there, no bus.
 describe.runIf(DATABASES.includes("postgres"))("deployment bus on PostgreSQL", () => {
   let url: string;
-  let schema: string;
   let dir: string;
   let db: Db;
   const buses: DeploymentBus[] = [];
@@ -53,7 +32,6 @@ describe.runIf(DATABASES.includes("postgres"))("deployment bus on PostgreSQL", (
 
   beforeEach(async () => {
     url = newSchemaUrl();
-    schema = new URL(url).searchParams.get("schema") as string;
     dir = mkdtempSync(join(tmpdir(), "sipext-bus-"));
     db = await openDatabase({ dataDir: dir, databaseUrl: url });
     await insertTenantRows(db.kysely, { customerId, domainId });
@@ -82,13 +60,13 @@ describe.runIf(DATABASES.includes("postgres"))("deployment bus on PostgreSQL", (
     b.subscribe("t", (p) => heard.push(p));
     a.publish("t", "before");
     await until("the first message", () => heard.length === 1);
-    expect(await cutListeners(schema)).toBe(2);
+    expect(await cutBusListeners(url)).toBe(2);
     await until("both lost and regained", () => lost === 1 && regained === 1);
     a.publish("t", "after");
     await until("the message after", () => heard.length === 2);
     expect(heard).toEqual(["before", "after"]);
     // A second cut is survived too.
-    await cutListeners(schema);
+    await cutBusListeners(url);
     await until("the second regain", () => lost === 2 && regained === 2);
   });
 
@@ -112,7 +90,7 @@ describe.runIf(DATABASES.includes("postgres"))("deployment bus on PostgreSQL", (
     await nodeA.flush();
     await until("B to hear contact 1", () => contacts().length === 1);
 
-    await cutListeners(schema);
+    await cutBusListeners(url);
     await until("B to lose the bus", () => lost === 1);
     // While B listens again (a second later), A replaces contact 1 by contact 2: B hears nothing.
     nodeA.register(extId, customerId, [{ ...contact(1), expires: 0 }, contact(2)], origin("c1", 2));

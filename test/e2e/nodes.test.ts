@@ -12,6 +12,7 @@ import { formatMicros } from "../../src/util/time.js";
 import {
   type Client,
   client,
+  cutBusListeners,
   DATABASES,
   type Harness,
   newSchemaUrl,
@@ -227,14 +228,7 @@ describe.runIf(DATABASES.includes("postgres"))("two nodes on one PostgreSQL", ()
 
   it("after PostgreSQL cuts every node's listening connection (as a restart does), the nodes listen again: a phone registered meanwhile is listed at the other, and changes travel again", async () => {
     const e = await extension();
-    const admin = new pg.Client({ connectionString: PG_URL });
-    await admin.connect();
-    const schema = new URL(databaseUrl).searchParams.get("schema");
-    const cut = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1", [
-      `LISTEN sipext_${schema}`,
-    ]);
-    await admin.end();
-    expect(cut.rowCount).toBeGreaterThanOrEqual(2);
+    expect(await cutBusListeners(databaseUrl)).toBeGreaterThanOrEqual(2);
     const phone = await registeredAt(b, e);
     const listed = await within(3_000, async () => (await contactsAt(apiA, e)).length === 1);
     expect(listed).toBeLessThan(3_000);
@@ -265,10 +259,8 @@ describe.runIf(DATABASES.includes("postgres"))("two nodes on one PostgreSQL", ()
       [randomUUID(), source, a.admin.customerId, e.id, formatMicros(now), formatMicros(now + 600e6)],
     );
     expect(await atB()).toBe(false);
-    await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1", [
-      `LISTEN sipext_${schema}`,
-    ]);
     await admin.end();
+    await cutBusListeners(databaseUrl);
     // B listens again after 250 ms and reads the bans; each look waits 400 ms for an answer.
     let dropped = false;
     for (const end = Date.now() + 5_000; !dropped && Date.now() < end; ) dropped = await atB();

@@ -178,6 +178,25 @@ export async function dropSchema(databaseUrl: string | undefined): Promise<void>
   }
 }
 
+/**
+ * Cuts, from the server's side as a PostgreSQL restart would, every connection LISTENing on the
+ * deployment bus of `databaseUrl`'s schema (src/deployment-bus.ts); how many were cut.
+ */
+export async function cutBusListeners(databaseUrl: string): Promise<number> {
+  const schema = new URL(databaseUrl).searchParams.get("schema");
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  try {
+    const r = await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1 AND pid <> pg_backend_pid()",
+      [`LISTEN sipext_${schema}`],
+    );
+    return r.rowCount ?? 0;
+  } finally {
+    await admin.end();
+  }
+}
+
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }

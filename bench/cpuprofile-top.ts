@@ -14,7 +14,7 @@ function shortUrl(url: string): string {
   const path = url.startsWith("file:") ? fileURLToPath(url) : url;
   const nm = path.lastIndexOf("node_modules/");
   if (nm >= 0) return path.slice(nm + "node_modules/".length);
-  const src = path.search(/\/(src|bench)\//);
+  const src = path.search(/\/(src|bench|dist)\//);
   return src >= 0 ? path.slice(src + 1) : path;
 }
 

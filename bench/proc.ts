@@ -1,7 +1,7 @@
 // The child processes of the benchmarks and what is measured of them (CPU ticks, memory, machine
 // load, from /proc). Every child is tracked and stopped with its descendants, by pid, on the way
 // out (exit, error, SIGINT/SIGTERM/SIGHUP); each one is also bounded by itself (timeout(1), SIPp
-// -timeout, or orphan-guard.ts for node children).
+// -timeout, or orphan-guard.mjs for node children).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -202,7 +202,7 @@ export interface ChildOptions {
   env?: NodeJS.ProcessEnv;
   /** print its stderr lines as they come, prefixed with the label */
   forwardStderr?: boolean;
-  /** a stdin pipe we never close (node children: orphan-guard.ts ends them when we die) */
+  /** a stdin pipe we never close (node children: orphan-guard.mjs ends them when we die) */
   stdinPipe?: boolean;
   /** "ignore" for chatty programs such as SIPp; kept as lines otherwise */
   stdout?: "lines" | "ignore";
@@ -337,7 +337,6 @@ export function bounded(seconds: number, command: string, argv: string[], signal
   return ["--pdeathsig", "TERM", "timeout", "-s", signal, "-k", "5", s, command, ...argv];
 }
 
-/** node running `script` through tsx, with the orphan guard; bounded by timeout(1) when `boundS` is given. */
 /**
  * The Node flags `npm start` runs the server with (package.json's "start" script: README
  * "Decisions"), given to every sipext server a benchmark starts, so it measures what users run.
@@ -348,16 +347,40 @@ export const SERVER_NODE_FLAGS: readonly string[] = (
   .split(/\s+/)
   .filter((w) => w.startsWith("--"));
 
+let serverBuilt = false;
+/**
+ * The server as `npm start` runs it: src/ built to dist/ (scripts/build.mjs, once per benchmark)
+ * and run by plain node. Not through tsx: its transform keeps function names (`keepNames`), a
+ * call at every closure's creation, which cost the proxy ~10 % of its CPU per call (2026-12-05).
+ */
+function serverScript(args: string[]): string[] {
+  if (!serverBuilt) {
+    const r = spawnSync(process.execPath, ["scripts/build.mjs"], { cwd: ROOT, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`npm run build failed: ${r.stderr || r.stdout}`);
+    serverBuilt = true;
+  }
+  return ["dist/cli/main.js", ...args];
+}
+
+/**
+ * node running `script` (a benchmark's own TypeScript, through tsx; the server, named
+ * `src/cli/main.ts serve`, from its build) with the orphan guard; bounded by timeout(1) when
+ * `boundS` is given.
+ */
 export function nodeChild(
   label: string,
   script: string[],
   o: { env: NodeJS.ProcessEnv; nodeArgs?: string[]; boundS?: number; forwardStderr?: boolean },
 ): Child {
-  const flags = [
-    ...(script[0] === "src/cli/main.ts" && script[1] === "serve" ? SERVER_NODE_FLAGS : []),
+  const server = script[0] === "src/cli/main.ts" && script[1] === "serve";
+  const argv = [
+    ...(server ? SERVER_NODE_FLAGS : []),
     ...(o.nodeArgs ?? []),
+    ...(server ? [] : ["--import", "tsx"]),
+    "--import",
+    "./bench/orphan-guard.mjs",
+    ...(server ? serverScript(script.slice(1)) : script),
   ];
-  const argv = [...flags, "--import", "tsx", "--import", "./bench/orphan-guard.ts", ...script];
   const [command, args] = o.boundS
     ? ["setpriv", bounded(o.boundS, process.execPath, argv)]
     : [process.execPath, argv];

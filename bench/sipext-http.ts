@@ -1,4 +1,4 @@
-// A sipext server of a benchmark as an operator runs it (`src/cli/main.ts serve`, its own process)
+// A sipext server of a benchmark as an operator runs it (`dist/cli/main.js serve`, as `npm start` does, its own process)
 // and the JSON calls made to its REST API (set-up and polling; the load itself is autocannon's).
 import * as proc from "./proc.js";
 

@@ -101,7 +101,7 @@ export function workersSection<S extends WorkersStep>(o: {
     `- Date: ${m.date}`,
     `- Machine: ${m.nproc} cores (${m.cpu}), ${m.ramGiB} GiB RAM, Linux ${m.kernel}, node ${m.node}, ` +
       `Kamailio ${m.kamailio}, SIPp ${m.sipp}, ${o.postgres} on the same machine; SIPp, PostgreSQL and the server share the cores.`,
-    `- sipext: \`src/cli/main.ts serve\` with \`DATABASE_URL\` = one fresh schema (\`${o.ramps[0]?.schema ?? "n/a"}\`, ` +
+    `- sipext: \`dist/cli/main.js serve\` (as \`npm start\` runs it) with \`DATABASE_URL\` = one fresh schema (\`${o.ramps[0]?.schema ?? "n/a"}\`, ` +
       "seeded once, its bindings, events and bans emptied before each ramp, dropped after) and `SIPEXT_WORKERS` = 1 " +
       `(no cluster: one process) or ${o.n} (a primary and ${o.n} workers sharing the ports).`,
     ...o.bullets.map((b) => `- ${b}`),

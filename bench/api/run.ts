@@ -2,7 +2,7 @@
 //
 // Measures the sipext REST API against a bare Fastify route, in one run, with the same autocannon
 // options, each process on its own: this orchestrator, the load generator (load.ts, autocannon),
-// the sipext server (`src/cli/main.ts serve` on embedded SQLite in a temp data dir) and the bare
+// the sipext server (`dist/cli/main.js serve` as `npm start` runs it, on embedded SQLite in a temp data dir) and the bare
 // reference (bare.ts). Then seeds 100,000 extensions in one customer (seed.ts, through the
 // services, before the server starts) and compares the p99 of the first page with the 1,000th.
 // For each figure: req/s and p99 from autocannon, and the server's CPU time per request (from
@@ -236,7 +236,7 @@ function section(m: Machine, loadBefore: string, pairs: Pair[], paging: Paging):
     `- Date: ${m.date}`,
     `- Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}; ` +
       `load average before the run: ${loadBefore}`,
-    "- Set-up: the sipext server (`src/cli/main.ts serve`, embedded SQLite in a fresh temp data dir, " +
+    "- Set-up: the sipext server (`dist/cli/main.js serve`, as `npm start` runs it, embedded SQLite in a fresh temp data dir, " +
       "`SIPEXT_LOG_LEVEL=warn`, JWT from `POST /auth/login`), the bare reference (a Fastify 5 route " +
       "answering the same method and path with fixed extension-shaped JSON — one object, or for the " +
       "list a page of 100 distinct ones, serialized on every request — no auth, no database) and autocannon 8 each run in their own process on the same machine. The bare route is " +

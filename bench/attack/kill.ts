@@ -117,7 +117,7 @@ export function killLines(k: KillReport, s: KillSettings): string[] {
     `### kill -9 (${s.rounds} rounds, ${s.clients} clients creating extensions, SIGKILL ${s.minMs}–${s.maxMs} ms into each round)`,
     "",
     "A sipext of its own on embedded SQLite, its API rate limits off (`SIPEXT_RATE_LIMIT_IP=0`, `SIPEXT_RATE_LIMIT_CUSTOMER=0`). Each round: the clients `POST /v1.0/extensions` back to back until sipext is killed " +
-      "with SIGKILL at a random moment (seeded), some creates in flight; then `src/cli/main.ts serve` is started again on the same " +
+      "with SIGKILL at a random moment (seeded), some creates in flight; then `dist/cli/main.js serve` (as `npm start` runs it) is started again on the same " +
       "data dir (restart: spawn until the API answers, tsx's compilation included) and `GET /v1.0/extensions` is read page by page: " +
       "every create answered 200 so far, in every round, must be listed.",
     "",

@@ -2,7 +2,7 @@
 //
 // sipext attacked as on the open internet (CONTRACT §14, issue #12), on loopback only, bounded in
 // time and rate; legitimate phones use 127.0.0.1 (SIPEXT_SIP_TRUSTED_SOURCES), attackers other
-// 127/8 addresses (bench/attack/target.ts). One sipext (`src/cli/main.ts serve`, embedded SQLite,
+// 127/8 addresses (bench/attack/target.ts). One sipext (`dist/cli/main.js serve`, as `npm start` runs it, embedded SQLite,
 // its own process) for parts 1–3, 5 and 6; parts 4 and 7 start their own:
 //   1. a password guesser (guess.ts): guesses answered before the ban, the ban as listed, the real
 //      phone still served;
@@ -173,7 +173,7 @@ proc.runBenchmark("attack", log, o.keep, async (dir) => {
     `- Machine: ${m.nproc} cores (${m.cpu}), ${m.ramGiB} GiB RAM, Linux ${m.kernel}, node ${m.node}; the attackers, the legitimate phones and sipext share the cores.`,
     `- Load: ${start.busy} % of all cores busy when the run started (load average ${start.load})` +
       `${start.others.length ? `; busy elsewhere: ${start.others.map((l) => `\`${l.slice(0, 80)}\``).join(", ")}` : ""}.`,
-    `- sipext: \`src/cli/main.ts serve\`, embedded SQLite, defaults but \`SIPEXT_SIP_TRUSTED_SOURCES=${LEGIT},${FUZZER}\` ` +
+    `- sipext: \`dist/cli/main.js serve\` (as \`npm start\` runs it), embedded SQLite, defaults but \`SIPEXT_SIP_TRUSTED_SOURCES=${LEGIT},${FUZZER}\` ` +
       `(the legitimate phones' address and the fuzzer's); the attackers send from ${GUESSER} (guesser), ${PROBER} (probes), ` +
       `${FLOODER} (flood) and ${IDLER} (idle connections), the TCP phone from ${TCP_PHONE}. ` +
       "The goodput and kill -9 parts start a sipext of their own.",

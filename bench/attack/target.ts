@@ -1,5 +1,5 @@
 // What the parts of bench:attack share: the loopback addresses they play, the sipext under attack
-// (started as an operator runs it, `src/cli/main.ts serve`, its own process) and its extensions.
+// (started as an operator runs it, `dist/cli/main.js serve` as `npm start` does, its own process) and its extensions.
 import { join } from "node:path";
 import * as proc from "../proc.js";
 import { call200, freeSipPort, loginAdmin, startHttpServer } from "../sipext-http.js";

@@ -446,7 +446,7 @@ function section(r: Report, kamailio: ramps.Ramp<CallStep>, sipext: ramps.Ramp<C
       `Load: ${idle}; load average ${r.start.load} at the start, ${r.loadAtEnd} at the end; ${r.start.busy} % of all cores ` +
         `busy when measuring began; ${all.filter((x) => x.busyWarned).length} step(s) started on a machine still ≥ 10 % busy ` +
         `after 120 s, ${all.filter((x) => x.others > 0).length} while another benchmark or test run was on the machine.`,
-      `Calls: ${fmt(o.users)} callees (the user set of \`users.awk\`: ${DOMAINS} domains; sipext on embedded SQLite with ` +
+      `Calls: ${fmt(o.users)} callees (the user set of \`users.awk\`: ${DOMAINS} domains; sipext built and run as \`npm start\` runs it (\`dist/cli/main.js serve\`), on embedded SQLite with ` +
         `\`SIPEXT_REGISTRAR_DOMAIN=${REGISTRAR_DOMAIN}\`), all registered (REGISTER with digest, \`sipp_register_auth.xml\`) from the port of ` +
         `one callee SIPp (\`sipp_uas.xml\`: 180, 200 with SDP, ACK, BYE → 200), called round-robin by one caller SIPp (\`sipp_uac.xml\`: ` +
         `INVITE → (100) → 180 → 200 → ACK → ${hold}BYE → 200 along the Record-Route set${hold ? "" : ", no hold time"}) over ` +

@@ -1,7 +1,7 @@
 // `npm run bench:nodes [-- options]`
 //
 // Several nodes, one deployment (CONTRACT §15: "takes effect on all within 1 s"): two sipext
-// processes (`src/cli/main.ts serve`, node A and node B) on one fresh PostgreSQL schema (dropped
+// processes (`dist/cli/main.js serve`, as `npm start` runs it, node A and node B) on one fresh PostgreSQL schema (dropped
 // after), the same keys, their own ports. Over many trials, each with a fresh extension created
 // at A and a phone (a real REGISTER with digest over UDP, test/e2e/raw-phone.ts) at B:
 //   1. registered at B → listed by A's contacts API (B answers from memory, writes behind, says
@@ -185,7 +185,7 @@ proc.runBenchmark("nodes", log, o.keep, async (dir) => {
     `- Machine: ${m.nproc} cores (${m.cpu}), ${m.ramGiB} GiB RAM, Linux ${m.kernel}, node ${m.node}, ${postgres} on the same machine.`,
     `- Load: ${start.busy} % of all cores busy when the run started (load average ${start.load})` +
       `${start.others.length ? `; busy elsewhere: ${start.others.map((l) => `\`${l.slice(0, 90)}\``).join(", ")}` : ""}.`,
-    `- Set-up: two sipext processes (\`src/cli/main.ts serve\`, one core each at most) on one schema (\`${schemaOf(databaseUrl)}\`, dropped after), ` +
+    `- Set-up: two sipext processes (\`dist/cli/main.js serve\` as \`npm start\` runs it, one core each at most) on one schema (\`${schemaOf(databaseUrl)}\`, dropped after), ` +
       "the same `SIPEXT_JWT_SECRET` and `SIPEXT_ENCRYPTION_KEY`, API rate limits off (the polls), each its own HTTP and SIP ports. Each trial creates an extension at A " +
       "and registers a phone at B (a REGISTER → 401 → REGISTER with MD5 digest over UDP, `test/e2e/raw-phone.ts`).",
     `- Each time runs from the acknowledgement of the change (the 200 the phone got, or the 200 of the DELETE) to the first poll ` +

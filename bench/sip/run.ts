@@ -5,7 +5,7 @@
 //   1. seeds sipext (temp SIPEXT_DATA_DIR, embedded SQLite) with Kamailio's user set
 //      (bench/seed-user-set.ts, in its own process, database closed before the server starts);
 //   2. ramps Kamailio (run.sh starts and stops it);
-//   3. starts sipext (`src/cli/main.ts serve`) and ramps it (run.sh --no-kamailio --pid);
+//   3. starts sipext (`dist/cli/main.js serve`, as `npm start` runs it) and ramps it (run.sh --no-kamailio --pid);
 //   4. measures the memory of one binding in the location index (memory.ts, --expose-gc);
 //   5. prints both rates, their ratio, CPU and RSS, and rewrites its section of BENCHMARKS.md.
 // With --events (#13), step 3 ramps sipext twice, with the event outbox on and off (section
@@ -203,7 +203,7 @@ function section(r: Report, kamailio: RegisterRamp, sipext: RegisterRamp, seed: 
       `Load: ${r.start.busy} % of all cores busy when the run started (load average ${r.start.load}); ` +
         `Kamailio ramp: ${busySummary(kamailio)}; sipext ramp: ${busySummary(sipext)}.`,
       `Users: ${fmt(seed.extensions)} extensions in ${seed.customers} customers, the user set of \`users.awk\` ` +
-        `(sipext on embedded SQLite, \`SIPEXT_REGISTRAR_DOMAIN=${REGISTRAR_DOMAIN}\`).`,
+        `(sipext as \`npm start\` runs it, \`dist/cli/main.js serve\`, on embedded SQLite, \`SIPEXT_REGISTRAR_DOMAIN=${REGISTRAR_DOMAIN}\`).`,
     ],
     intro:
       "Highest sustained rate of authenticated registrations (REGISTER → 401 → REGISTER with digest → 200, < 0.1 % failed, ≥ 95 % of the target rate); CPU and memory at that step:",
@@ -387,7 +387,7 @@ function eventsSection(r: Report, rs: EventsRamp[]): string {
     `- Machine: ${m.nproc} cores (${m.cpu}), ${m.ramGiB} GiB RAM, Linux ${m.kernel}, node ${m.node}, SIPp ${m.sipp}; SIPp and the registrar share the cores.`,
     `- Load: ${r.start.busy} % of all cores busy when the run started (load average ${r.start.load}); ` +
       rs.map((x) => `events ${x.events ? "on" : "off"}: ${busySummary(x.ramp)}`).join("; "),
-    `- sipext on embedded SQLite, ${fmt(USERS)} extensions of \`users.awk\` seeded into a fresh data dir for each ramp.`,
+    `- sipext as \`npm start\` runs it (\`dist/cli/main.js serve\`), on embedded SQLite, ${fmt(USERS)} extensions of \`users.awk\` seeded into a fresh data dir for each ramp.`,
     "",
     ...markdownTable("lrrrll", [
       ["event outbox", "registrations/s", "registrar CPU %", "SIPp CPU %", "RSS", "first failing target/s"],

@@ -26,6 +26,7 @@ import * as m007 from "./migrations/007-user-token-version.js";
 import * as m008 from "./migrations/008-provisioning-audit.js";
 import * as m009 from "./migrations/009-extension-change-notify.js";
 import * as m010 from "./migrations/010-calls-answered-index.js";
+import * as m011 from "./migrations/011-calls-lean-indexes.js";
 import type { Database } from "./schema.js";
 
 export type Dialect = "sqlite" | "postgres";
@@ -55,6 +56,7 @@ const migrations: Record<string, Migration> = {
   "008-provisioning-audit": m008,
   "009-extension-change-notify": m009,
   "010-calls-answered-index": m010,
+  "011-calls-lean-indexes": m011,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

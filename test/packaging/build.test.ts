@@ -2,7 +2,7 @@
 // runs it (here: a directory with only dist/, package.json and node_modules, no src/ and no tsx
 // loader), finds its migrations and the console's files, and prints the first-run login.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -55,5 +55,26 @@ describe("the compiled server", () => {
       const stopped = await s.stop();
       expect(stopped.code).toBe(0);
     }
+  }, 90_000);
+
+  it("skips a build of the same sources (npm start under a running server), builds when they changed or with --force", async () => {
+    const out = join(deployment, "again");
+    const build = async (...args: string[]) =>
+      (await promisify(execFile)(process.execPath, [join(ROOT, "scripts", "build.mjs"), out, ...args]))
+        .stdout;
+    expect(await build()).toContain(`built ${out}`);
+    const main = join(out, "cli", "main.js");
+    const first = statSync(main).ino;
+    // The same sources: dist/ is left as it is (no swap a starting server could fall into).
+    expect(await build()).toContain(`${out} is up to date`);
+    expect(statSync(main).ino).toBe(first);
+    expect(await build("--force")).toContain(`built ${out}`);
+    expect(statSync(main).ino).not.toBe(first);
+    // A build whose stamp is not the sources' (they changed since): built again.
+    writeFileSync(join(out, ".build-stamp"), "sources of another day");
+    const second = statSync(main).ino;
+    expect(await build()).toContain(`built ${out}`);
+    expect(statSync(main).ino).not.toBe(second);
+    expect(readFileSync(join(out, ".build-stamp"), "utf8")).toMatch(/^[0-9a-f]{64}$/);
   }, 90_000);
 });

@@ -20,6 +20,8 @@ import type { Decision, Target } from "./router.js";
 
 /** 64*T1: how long a CANCELed branch may go without a final response (§9.1). */
 const CANCEL_GUARD_MS = 64 * T1;
+/** A CANCEL's responses change nothing (§9.1: the INVITE's own final ends the branch). */
+const IGNORED = { onResponse: () => {}, onTimeout: () => {} };
 
 /** What a call needs of the proxy it belongs to. */
 export interface CallEnvironment {
@@ -191,10 +193,9 @@ export class InviteCall {
     const tx = new InviteClientTransaction({
       request: fwd,
       bytes,
-      send: (data) => env.send(t.flow, data),
+      ...env.clients.hooks(branchId, "INVITE", env, t.flow),
       reliable: t.flow.transport !== "UDP",
       ...env.timers,
-      onTerminated: () => env.clients.delete(branchId, "INVITE"),
       user: {
         onResponse: (res) => {
           if (res.status < 200) return this.context.provisional(branch, res);
@@ -222,11 +223,10 @@ export class InviteCall {
     const branch = topBranch(invite);
     const client = new NonInviteClientTransaction({
       request: cancelFor(invite),
-      send: (data) => env.send(b.leg.target, data),
+      ...env.clients.hooks(branch, "CANCEL", env, b.leg.target),
       reliable: b.leg.target.transport !== "UDP",
       ...env.timers,
-      onTerminated: () => env.clients.delete(branch, "CANCEL"),
-      user: { onResponse: () => {}, onTimeout: () => {} },
+      user: IGNORED,
     });
     env.clients.add(branch, "CANCEL", client);
     client.start();

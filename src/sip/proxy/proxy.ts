@@ -231,10 +231,9 @@ export class SipProxy {
     const client = new NonInviteClientTransaction({
       request: fwd,
       bytes,
-      send: (data) => this.o.send(target.flow, data),
+      ...this.clients.hooks(branch, method, this.o, target.flow),
       reliable: target.flow.transport !== "UDP",
       ...this.timers,
-      onTerminated: () => this.clients.delete(branch, method),
       user: {
         onResponse: (res) => {
           if (res.status !== 100) this.o.transactions.respond(tx, res.status, upstream(res));

@@ -16,6 +16,9 @@ export interface ClientTransactionUser<T extends ClientTransaction = ClientTrans
   onTimeout(tx: T): void;
 }
 
+/** The TU of a transaction past its final: nothing more goes up, and its callbacks (with what they hold) are let go. */
+export const DONE: ClientTransactionUser<ClientTransaction> = { onResponse() {}, onTimeout() {} };
+
 export interface ClientTransactionOptions<T extends ClientTransaction> {
   /** The request as sent, with our Via (carrying the branch) on top. */
   request: SipRequest;

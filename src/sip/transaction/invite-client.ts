@@ -8,7 +8,7 @@
 
 import { ownCopy } from "../message/detach.js";
 import { getCSeq, SipHeaders, type SipRequest, type SipResponse, serialize } from "../message/index.js";
-import { ClientTransactionBase, type ClientTransactionOptions } from "./client-transaction.js";
+import { ClientTransactionBase, type ClientTransactionOptions, DONE } from "./client-transaction.js";
 import { T1, type TimerHandle } from "./timers.js";
 
 export type { ClientTransactionUser } from "./client-transaction.js";
@@ -100,9 +100,10 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientT
           // kept through Timer D (32 s) for retransmitted finals
           const ack = ownCopy(buildAck(this.request as SipRequest, res));
           this.ack = ack;
+          const user = this.user;
           this.transition("completed");
           this.send(ack);
-          this.user.onResponse(res, this);
+          user.onResponse(res, this);
         }
         return;
       case "accepted":
@@ -135,6 +136,9 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientT
     // Proceeding) needs it to build an ACK.
     this.bytes = undefined;
     if (to !== "proceeding") this.request = undefined;
+    // Completed (Timer D, 32 s) and Terminated pass nothing up: the TU is let go, with whatever
+    // its callbacks hold (the call, its request).
+    if (to === "completed" || to === "terminated") this.user = DONE;
     switch (to) {
       case "proceeding":
         // §17.1.1.2: "In the "Proceeding" state, the client transaction SHOULD NOT retransmit

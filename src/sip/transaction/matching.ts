@@ -45,6 +45,20 @@ export class ClientTransactions {
   }
 
   /**
+   * What a transaction registered here under (branch, method) keeps to its end: its way to the
+   * next hop and its removal from this table once Terminated. Made here, not where the request is
+   * forwarded: V8 gives all the closures of one scope one shared context, so a `send` made there
+   * keeps everything that scope held (the request, the call) through Timer K (5 s) or D (32 s)
+   * after the final — at a busy proxy's rate, most of what its scavenges copied.
+   */
+  hooks<F>(branch: string, method: string, transport: { send(to: F, data: Buffer): void }, to: F) {
+    return {
+      send: (data: Buffer) => transport.send(to, data),
+      onTerminated: () => this.delete(branch, method),
+    };
+  }
+
+  /**
    * "the response matches a client transaction if the branch parameter in the top Via header
    * field of the response is equal to the value of the branch parameter in the top Via header
    * field of the request that created the transaction" and "the method parameter in the CSeq

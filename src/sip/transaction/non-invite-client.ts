@@ -4,23 +4,13 @@
 //   Completed  — a final arrived and was passed up: retransmissions of it are absorbed until Timer K.
 //   Terminated — forgotten.
 import type { SipResponse } from "../message/index.js";
-import {
-  ClientTransactionBase,
-  type ClientTransactionOptions,
-  type ClientTransactionUser,
-} from "./client-transaction.js";
+import { ClientTransactionBase, type ClientTransactionOptions, DONE } from "./client-transaction.js";
 import { T1, T2, T4, type TimerHandle } from "./timers.js";
 
 export type NonInviteClientState = "trying" | "proceeding" | "completed" | "terminated";
 
 /** Timer F: 64*T1 (§17.1.2.2). */
 const TIMER_F = 64 * T1;
-
-/** The TU of a transaction past its final: nothing more goes up. */
-const DONE: ClientTransactionUser<NonInviteClientTransaction> = {
-  onResponse() {},
-  onTimeout() {},
-};
 
 /** The moves of Figure 6; anything else is refused. */
 const NEXT: Readonly<Record<NonInviteClientState, readonly NonInviteClientState[]>> = {

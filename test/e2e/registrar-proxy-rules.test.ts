@@ -110,6 +110,9 @@ describe.each(DATABASES)("registrar and proxy rules on %s", (kind) => {
 
   const contactsOf = async (e: Ext) =>
     (await api.get<{ result: Contact[] }>(`/v1.0/extensions/${e.id}/contacts`)).body.result;
+  /** The stored bindings: their seconds left (`expires`) count down between two reads, `tm_expire` does not. */
+  const storedContactsOf = async (e: Ext) =>
+    (await contactsOf(e)).map(({ expires: _left, ...stored }) => stored);
 
   describe("outbound proxy Route (§16.4, CONTRACT §9)", () => {
     it("takes off a Route naming sipext's address and port, or a customer domain, and routes on the Request-URI", async () => {
@@ -321,11 +324,11 @@ describe.each(DATABASES)("registrar and proxy rules on %s", (kind) => {
     it("a lower CSeq on the same Call-ID fails with 400 and changes nothing; an equal one on a new transaction is 200, unchanged", async () => {
       const e = await newExtension();
       const { p } = await registered(e); // 401 with CSeq 1, 200 with CSeq 2
-      const before = await contactsOf(e);
+      const before = await storedContactsOf(e);
       expect(before.map((c) => c.cseq)).toEqual([2]);
       const lower = await p.registerWithDigest(["Expires: 0"], 1);
       expect(firstLine(lower)).toBe("SIP/2.0 400 Bad Request (CSeq lower than the binding's)");
-      expect(await contactsOf(e)).toEqual(before);
+      expect(await storedContactsOf(e)).toEqual(before);
       const equal = await p.registerWithDigest(["Expires: 0"], 2);
       expect(firstLine(equal)).toBe("SIP/2.0 200 OK");
       expect((await contactsOf(e)).map((c) => [c.uri, c.cseq])).toEqual([[p.contact, 2]]);

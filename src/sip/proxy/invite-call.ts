@@ -7,6 +7,7 @@ import { buildResponse, type ResponseRoute } from "../message/response.js";
 import { serialize } from "../message/serializer.js";
 import { newBranch, newTag } from "../message/tags.js";
 import type { SipRequest, SipResponse } from "../message/types.js";
+import { DONE } from "../transaction/client-transaction.js";
 import { InviteClientTransaction } from "../transaction/invite-client.js";
 import { InviteServerTransaction } from "../transaction/invite-server.js";
 import { type ClientTransactions, topBranch } from "../transaction/matching.js";
@@ -20,8 +21,6 @@ import type { Decision, Target } from "./router.js";
 
 /** 64*T1: how long a CANCELed branch may go without a final response (§9.1). */
 const CANCEL_GUARD_MS = 64 * T1;
-/** A CANCEL's responses change nothing (§9.1: the INVITE's own final ends the branch). */
-const IGNORED = { onResponse: () => {}, onTimeout: () => {} };
 
 /** What a call needs of the proxy it belongs to. */
 export interface CallEnvironment {
@@ -226,7 +225,8 @@ export class InviteCall {
       ...env.clients.hooks(branch, "CANCEL", env, b.leg.target),
       reliable: b.leg.target.transport !== "UDP",
       ...env.timers,
-      user: IGNORED,
+      // §9.1: a CANCEL's responses change nothing; the INVITE's own final ends the branch.
+      user: DONE,
     });
     env.clients.add(branch, "CANCEL", client);
     client.start();

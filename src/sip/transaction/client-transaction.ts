@@ -16,7 +16,10 @@ export interface ClientTransactionUser<T extends ClientTransaction = ClientTrans
   onTimeout(tx: T): void;
 }
 
-/** The TU of a transaction past its final: nothing more goes up, and its callbacks (with what they hold) are let go. */
+/**
+ * A TU that takes nothing: a transaction's past its final (its callbacks, with what they hold, let
+ * go), or one whose responses change nothing (a proxy's CANCEL, §9.1).
+ */
 export const DONE: ClientTransactionUser<ClientTransaction> = { onResponse() {}, onTimeout() {} };
 
 export interface ClientTransactionOptions<T extends ClientTransaction> {
